@@ -1,0 +1,42 @@
+# The user's entry points. CMake does the building; this file only names the jobs.
+#   make demo   - build and run a short demonstration of the embedded log
+#   make test   - build with AddressSanitizer + UBSan and run every test
+#   make bench  - build optimised and run the benchmarks (results: docs/BENCHMARKS.md)
+#   make soak   - the long crash loop (1,000 SIGKILLs) and other long tests
+
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+RELEASE := build/release
+SANITIZE := build/sanitize
+
+.PHONY: all deps build build-sanitize demo test bench soak clean format
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	@cmake -S . -B $(RELEASE) -DCMAKE_BUILD_TYPE=Release -DEDDY_BUILD_TESTS=ON >/dev/null
+	@cmake --build $(RELEASE) -j $(JOBS)
+
+build-sanitize: deps
+	@cmake -S . -B $(SANITIZE) -DCMAKE_BUILD_TYPE=Debug -DEDDY_ASAN=ON -DEDDY_UBSAN=ON >/dev/null
+	@cmake --build $(SANITIZE) -j $(JOBS)
+
+demo: build
+	@scripts/demo.sh $(RELEASE)/eddy
+
+test: build-sanitize
+	@cd $(SANITIZE) && ctest --output-on-failure -j $(JOBS) --timeout 600
+
+bench: build
+	@scripts/bench.sh $(RELEASE)
+
+soak: build-sanitize
+	@cd $(SANITIZE) && EDDY_SOAK=1 ctest --output-on-failure -L soak --timeout 7200
+
+clean:
+	rm -rf build
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')

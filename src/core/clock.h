@@ -1,0 +1,11 @@
+/* Time: wall-clock milliseconds for record timestamps, monotonic nanoseconds for intervals. */
+#ifndef EDDY_CORE_CLOCK_H
+#define EDDY_CORE_CLOCK_H
+
+#include <stdint.h>
+
+int64_t eddy__now_ms(void);        /* CLOCK_REALTIME, milliseconds since the Unix epoch */
+int64_t eddy__monotonic_ns(void);  /* CLOCK_MONOTONIC, nanoseconds */
+void eddy__sleep_ms(int64_t ms);   /* sleeps, resuming after signals */
+
+#endif

@@ -1,0 +1,43 @@
+/* All of eddy's limits in one place, each with the reason for its value. */
+#ifndef EDDY_CORE_LIMITS_H
+#define EDDY_CORE_LIMITS_H
+
+/* Topic names: Kafka's own limit (249) and alphabet [a-zA-Z0-9._-], so names move to Kafka. */
+#define EDDY_TOPIC_NAME_MAX 249
+
+/* Group ids become directory names; keep them within one path component. */
+#define EDDY_GROUP_NAME_MAX 249
+
+/* Partitions per topic: each is a directory with open files and a shared mapping; 10,000 keeps
+ * a topic's file handles within ordinary ulimits when opened lazily. */
+#define EDDY_PARTITIONS_MAX 10000
+
+/* One RecordBatch on disk: Kafka's default message.max.bytes is ~1 MiB; we allow 16 MiB so a
+ * large batch of small records fits, and refuse anything larger as corrupt before allocating. */
+#define EDDY_BATCH_BYTES_MAX (16u * 1024u * 1024u)
+
+/* Records in one batch: bounds the offsets one append takes and the decode loop. */
+#define EDDY_BATCH_RECORDS_MAX 1000000
+
+/* Headers per record: bounds decoding of untrusted bytes. */
+#define EDDY_RECORD_HEADERS_MAX 1024
+
+/* Largest segment file: positions in the offset index are 32-bit, as in Kafka. */
+#define EDDY_SEGMENT_BYTES_MAX (2147483647LL)
+
+/* Smallest segment: below this, rolling dominates the work. */
+#define EDDY_SEGMENT_BYTES_MIN 1024
+
+/* Members of one consumer group on one machine: slots in the group's shared state file. */
+#define EDDY_GROUP_MEMBERS_MAX 64
+
+/* Topics one consumer may subscribe to. */
+#define EDDY_SUBSCRIPTION_TOPICS_MAX 64
+
+/* Length of a properties-file line and of a config value. */
+#define EDDY_CONFIG_LINE_MAX 4096
+
+/* Length of the thread-local error message. */
+#define EDDY_ERROR_MESSAGE_MAX 512
+
+#endif
