@@ -1,5 +1,4 @@
 /* The test runner behind tests/test.h: forks a child per test, enforces a timeout, reports. */
-#define _GNU_SOURCE
 #include "test.h"
 
 #include <errno.h>
