@@ -29,6 +29,7 @@
 
 #include "core/alloc.h"
 #include "core/clock.h"
+#include "core/crc32c.h"
 #include "core/error.h"
 #include "core/hash.h"
 #include "core/limits.h"
@@ -678,6 +679,20 @@ static eddy_err choose_partition(eddy_log *log, const char *topic, int32_t parti
     return EDDY_OK;
 }
 
+/* message.timestamp.type=LogAppendTime: as a Kafka broker does, mark the batch and set its
+ * maxTimestamp to the append time (readers then report it for every record). The CRC covers
+ * both fields, so it is computed again. */
+static void stamp_log_append_time(eddy__buf *batch, int64_t now_ms)
+{
+    uint16_t attributes = eddy__be16_get(batch->data + EDDY_BATCH_ATTRIBUTES_OFFSET);
+    eddy__be16_put(batch->data + EDDY_BATCH_ATTRIBUTES_OFFSET,
+                   (uint16_t)(attributes | EDDY_BATCH_ATTR_TIMESTAMP_TYPE));
+    eddy__be64_put(batch->data + 35, (uint64_t)now_ms);
+    uint32_t crc = eddy__crc32c(0, batch->data + EDDY_BATCH_ATTRIBUTES_OFFSET,
+                                batch->len - EDDY_BATCH_ATTRIBUTES_OFFSET);
+    eddy__be32_put(batch->data + EDDY_BATCH_CRC_OFFSET, crc);
+}
+
 eddy_err eddy_log_append(eddy_log *log, const char *topic, int32_t partition,
                          const eddy_record *records, size_t count, eddy_acks acks,
                          int64_t *base_offset, int32_t *partition_out)
@@ -701,8 +716,11 @@ eddy_err eddy_log_append(eddy_log *log, const char *topic, int32_t partition,
     if (!buf)
         return eddy__fail(EDDY_ERR_NO_MEMORY, "out of memory");
     buf->len = 0;
-    if ((err = eddy__batch_encode(buf, records, count, eddy__now_ms())) != EDDY_OK)
+    int64_t now_ms = eddy__now_ms();
+    if ((err = eddy__batch_encode(buf, records, count, now_ms)) != EDDY_OK)
         return eddy__fail_context(err, "topic '%s' partition %d", topic, chosen);
+    if (p->settings.log_append_time)
+        stamp_log_append_time(buf, now_ms);
     /* maxTimestamp sits at byte 35 of the header (after baseOffset .. firstTimestamp). */
     int64_t max_timestamp = (int64_t)eddy__be64_get(buf->data + 35);
     int64_t base;

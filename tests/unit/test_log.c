@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "eddy/log.h"
@@ -500,5 +501,28 @@ TEST(reader_waits_and_wakes_on_append_from_another_process)
     waitpid(pid, &status, 0);
     EXPECT_EQ(status, 0);
     eddy_log_reader_destroy(r);
+    eddy_log_close(log);
+}
+
+TEST(log_append_time_replaces_producer_timestamps)
+{
+    eddy_log *log = open_log();
+    eddy_config *c = eddy_config_new();
+    EXPECT_OK(eddy_config_set(c, "message.timestamp.type", "LogAppendTime"));
+    EXPECT_OK(eddy_log_topic_create(log, "t", 1, c));
+    eddy_config_destroy(c);
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t before = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    append_text(log, "t", 0, "k", "v", 42);
+    eddy_log_reader *r;
+    EXPECT_OK(eddy_log_reader_new(log, "t", 0, 0, &r));
+    eddy_record rec;
+    EXPECT_OK(eddy_log_reader_next(r, 0, &rec));
+    EXPECT_GE(rec.timestamp_ms, before);
+    eddy_log_reader_destroy(r);
+    int64_t problems;
+    EXPECT_OK(eddy_log_verify(log, "t", NULL, NULL, &problems));
+    EXPECT_EQ(problems, 0);
     eddy_log_close(log);
 }
