@@ -71,6 +71,8 @@ typedef struct eddy__partition_state {
     _Atomic int64_t active_max_timestamp; /* largest record timestamp in the active segment */
     _Atomic int64_t index_last_position;  /* position of the last offset-index entry, -1 none */
     _Atomic int64_t timeindex_last_timestamp; /* timestamp of the last time-index entry */
+    _Atomic int64_t index_bytes;     /* sizes of the active segment's index files, so appends */
+    _Atomic int64_t timeindex_bytes; /* add entries without asking the file system */
     _Atomic int64_t durable_offset;  /* every offset below this is covered by an fdatasync */
     _Atomic int64_t recovery_base;   /* recovery point: segment base ... */
     _Atomic int64_t recovery_position; /* ... and position up to which the segment is durable */

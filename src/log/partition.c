@@ -298,6 +298,8 @@ static eddy_err partition_recover(eddy__partition *p, int state_valid)
     atomic_store(&s->active_max_timestamp, w.max_timestamp);
     atomic_store(&s->index_last_position, w.index_last_position);
     atomic_store(&s->timeindex_last_timestamp, w.timeindex_last_timestamp);
+    atomic_store(&s->index_bytes, (int64_t)w.index.len);
+    atomic_store(&s->timeindex_bytes, (int64_t)w.timeindex.len);
     atomic_store(&s->durable_offset, end);
     atomic_store(&s->recovery_base, active);
     atomic_store(&s->recovery_position, valid_end);
@@ -506,6 +508,19 @@ static eddy_err mark_fatal(eddy__partition *p, int errnum, const char *what)
     return eddy__fail_context(EDDY_ERR_FATAL, "partition handle unusable");
 }
 
+/* Appends one entry to an index file at its recorded size. Index writes that fail are logged,
+ * not returned: indexes are hints that recovery rebuilds. Under append_lock. */
+static void index_entry_write(eddy__partition *p, int fd, _Atomic int64_t *bytes,
+                              const uint8_t *entry, size_t size)
+{
+    int64_t at = atomic_load(bytes);
+    if (pwrite_all(fd, entry, size, at) != EDDY_OK) {
+        EDDY_WARN("log", "%s: index write failed: %s", p->dir, eddy_last_error());
+        return;
+    }
+    atomic_store(bytes, at + (int64_t)size);
+}
+
 /* Appends the final time-index entry of the active segment (its max timestamp, end offset). */
 static void timeindex_close(eddy__partition *p)
 {
@@ -516,10 +531,7 @@ static void timeindex_close(eddy__partition *p)
     uint8_t entry[EDDY_TIMEINDEX_ENTRY_SIZE];
     eddy__be64_put(entry, (uint64_t)max_ts);
     eddy__be32_put(entry + 8, (uint32_t)(atomic_load(&s->end_offset) - p->active_fd_base));
-    struct stat st;
-    if (fstat(p->timeindex_fd, &st) == 0)
-        pwrite_all(p->timeindex_fd, entry, sizeof(entry),
-                   st.st_size - st.st_size % EDDY_TIMEINDEX_ENTRY_SIZE);
+    index_entry_write(p, p->timeindex_fd, &s->timeindex_bytes, entry, sizeof(entry));
     atomic_store(&s->timeindex_last_timestamp, max_ts);
 }
 
@@ -543,6 +555,8 @@ static eddy_err roll_locked(eddy__partition *p)
     atomic_store(&s->active_max_timestamp, INT64_MIN);
     atomic_store(&s->index_last_position, 0);
     atomic_store(&s->timeindex_last_timestamp, INT64_MIN);
+    atomic_store(&s->index_bytes, 0);
+    atomic_store(&s->timeindex_bytes, 0);
     atomic_store(&s->recovery_base, base);
     atomic_store(&s->recovery_position, 0);
     if ((err = active_fds_refresh(p)) != EDDY_OK)
@@ -564,8 +578,7 @@ static eddy_err maybe_roll(eddy__partition *p, size_t batch_bytes)
     return roll_locked(p);
 }
 
-/* Adds index entries for a batch about to be published at `position`. Under append_lock.
- * Index writes that fail are logged, not returned: indexes are hints rebuilt by recovery. */
+/* Adds index entries for a batch about to be published at `position`. Under append_lock. */
 static void index_append(eddy__partition *p, int64_t base_offset, int64_t position)
 {
     eddy__partition_state *s = p->state;
@@ -573,23 +586,17 @@ static void index_append(eddy__partition *p, int64_t base_offset, int64_t positi
         position - atomic_load(&s->index_last_position) < p->settings.index_interval_bytes)
         return;
     uint8_t entry[EDDY_TIMEINDEX_ENTRY_SIZE];
-    int64_t relative = base_offset - p->active_fd_base;
-    struct stat st;
-    eddy__be32_put(entry, (uint32_t)relative);
+    uint32_t relative = (uint32_t)(base_offset - p->active_fd_base);
+    eddy__be32_put(entry, relative);
     eddy__be32_put(entry + 4, (uint32_t)position);
-    if (fstat(p->index_fd, &st) != 0 ||
-        pwrite_all(p->index_fd, entry, EDDY_INDEX_ENTRY_SIZE,
-                   st.st_size - st.st_size % EDDY_INDEX_ENTRY_SIZE) != EDDY_OK)
-        EDDY_WARN("log", "%s: index write failed: %s", p->dir, eddy_last_error());
+    index_entry_write(p, p->index_fd, &s->index_bytes, entry, EDDY_INDEX_ENTRY_SIZE);
     atomic_store(&s->index_last_position, position);
     int64_t max_ts = atomic_load(&s->active_max_timestamp);
     if (max_ts > atomic_load(&s->timeindex_last_timestamp)) {
         eddy__be64_put(entry, (uint64_t)max_ts);
-        eddy__be32_put(entry + 8, (uint32_t)relative);
-        if (fstat(p->timeindex_fd, &st) != 0 ||
-            pwrite_all(p->timeindex_fd, entry, EDDY_TIMEINDEX_ENTRY_SIZE,
-                       st.st_size - st.st_size % EDDY_TIMEINDEX_ENTRY_SIZE) != EDDY_OK)
-            EDDY_WARN("log", "%s: time index write failed: %s", p->dir, eddy_last_error());
+        eddy__be32_put(entry + 8, relative);
+        index_entry_write(p, p->timeindex_fd, &s->timeindex_bytes, entry,
+                          EDDY_TIMEINDEX_ENTRY_SIZE);
         atomic_store(&s->timeindex_last_timestamp, max_ts);
     }
 }
