@@ -20,4 +20,8 @@ int64_t eddy__alloc_live_bytes(void);
  * every allocation after it fails too. n = 0 turns injection off. */
 void eddy__alloc_fail_after(uint64_t n, int persistent);
 
+/* Allocations failed by injection since the last eddy__alloc_fail_after. A fault test raises n
+ * until a run completes with none injected: then every allocation point has been failed. */
+uint64_t eddy__alloc_failures_injected(void);
+
 #endif

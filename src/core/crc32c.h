@@ -12,4 +12,8 @@ uint32_t eddy__crc32c(uint32_t crc, const void *data, size_t len);
 /* The portable implementation, exposed so tests can compare the two paths. */
 uint32_t eddy__crc32c_portable(uint32_t crc, const void *data, size_t len);
 
+/* 1 when eddy__crc32c uses the SSE4.2 instruction on this machine, 0 when it is the portable
+ * path (for tests and benchmarks to report which one they measured). */
+int eddy__crc32c_hardware(void);
+
 #endif

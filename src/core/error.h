@@ -9,7 +9,8 @@
 eddy_err eddy__fail(eddy_err err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Like eddy__fail, adding ": <strerror(errnum)>" and mapping errnum to an eddy_err
- * (ENOSPC -> NO_SPACE, ENOENT -> NOT_FOUND, EACCES -> PERMISSION, ENOMEM -> NO_MEMORY, else IO). */
+ * (ENOSPC, EDQUOT -> NO_SPACE; ENOENT -> NOT_FOUND; EACCES, EPERM -> PERMISSION;
+ * ENOMEM -> NO_MEMORY; EEXIST -> EXISTS; else IO). */
 eddy_err eddy__fail_errno(int errnum, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Prefixes the current last-error message with "prefix: " (keeps the code). */

@@ -40,4 +40,8 @@
 /* Length of the thread-local error message. */
 #define EDDY_ERROR_MESSAGE_MAX 512
 
+/* Length of one formatted log message: a line a person reads; longer ones are truncated rather
+ * than allocated, so logging works when memory has run out. */
+#define EDDY_LOG_MESSAGE_MAX 1024
+
 #endif

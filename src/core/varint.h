@@ -13,6 +13,7 @@
 size_t eddy__varint_put_u64(uint8_t *buf, uint64_t value);
 size_t eddy__varint_put_i64(uint8_t *buf, int64_t value); /* zig-zag */
 size_t eddy__varint_put_i32(uint8_t *buf, int32_t value); /* zig-zag */
+size_t eddy__varint_size_u64(uint64_t value);
 size_t eddy__varint_size_i64(int64_t value);
 size_t eddy__varint_size_i32(int32_t value);
 
