@@ -276,7 +276,7 @@ eddy_err eddy_log_reader_seek(eddy_log_reader *r, int64_t offset)
                           "topic '%s' partition %d: offset %" PRId64
                           " is out of range (log holds %" PRId64 " to %" PRId64 ")",
                           r->p->topic, r->p->id, offset, start, end);
-    int64_t base;
+    int64_t base = -1;
     eddy_err err = segment_for_offset(r->p, offset, &base);
     if (err == EDDY_OK && base != r->segment_base)
         err = segment_attach(r, base);
