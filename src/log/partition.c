@@ -56,6 +56,7 @@
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/error.h"
+#include "core/fault.h"
 #include "core/limits.h"
 #include "core/logging.h"
 #include "log/log_internal.h"
@@ -91,6 +92,13 @@ static eddy_err mutex_init_robust(pthread_mutex_t *m)
 static eddy_err pwrite_all(int fd, const void *data, size_t len, int64_t position)
 {
     const uint8_t *p = data;
+    int injected = eddy__fault_check(EDDY_FAULT_WRITE);
+    if (injected) {
+        /* A disk that fills up mid-write: half the bytes land, then the error. */
+        if (pwrite(fd, p, len / 2, (off_t)position) < 0)
+            return eddy__fail_errno(errno, "write failed");
+        return eddy__fail_errno(injected, "write failed");
+    }
     while (len > 0) {
         ssize_t n = pwrite(fd, p, len, (off_t)position);
         if (n < 0) {
@@ -103,6 +111,17 @@ static eddy_err pwrite_all(int fd, const void *data, size_t len, int64_t positio
         position += n;
     }
     return EDDY_OK;
+}
+
+/* fdatasync, with the test suite's fault injection. */
+static int data_sync(int fd)
+{
+    int injected = eddy__fault_check(EDDY_FAULT_FSYNC);
+    if (injected) {
+        errno = injected;
+        return -1;
+    }
+    return fdatasync(fd);
 }
 
 static int open_segment_file(const char *dir, int64_t base, const char *ext, int flags)
@@ -543,7 +562,7 @@ static eddy_err roll_locked(eddy__partition *p)
     if (err != EDDY_OK)
         return err;
     /* Group commit syncs only the active segment, so a segment is synced when it closes. */
-    if (fdatasync(p->active_fd) != 0)
+    if (data_sync(p->active_fd) != 0)
         return mark_fatal(p, errno, "fdatasync at segment roll");
     timeindex_close(p);
     int64_t base = atomic_load(&s->end_offset);
@@ -660,7 +679,7 @@ static eddy_err sync_to(eddy__partition *p, int64_t end)
         }
         p->sync_fd_base = base;
     }
-    if (fdatasync(p->sync_fd) != 0) {
+    if (data_sync(p->sync_fd) != 0) {
         err = mark_fatal(p, errno, "fdatasync");
         goto out;
     }
