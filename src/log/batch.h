@@ -93,6 +93,9 @@ typedef struct eddy__record_iter {
     int32_t index;
     eddy_header *headers;
     size_t headers_cap;
+    /* Smallest offset delta the next record may have: offsets within a batch strictly increase
+     * (compaction leaves gaps, never reorders). Set by init and reset. */
+    int64_t next_offset_delta_min;
 } eddy__record_iter;
 
 void eddy__record_iter_init(eddy__record_iter *it, const uint8_t *batch,
@@ -100,8 +103,15 @@ void eddy__record_iter_init(eddy__record_iter *it, const uint8_t *batch,
 /* Fills rec (key, value, headers, timestamp_ms, offset; partition and topic untouched).
  * EDDY_OK; EDDY_ERR_END after the last record; EDDY_ERR_CORRUPT when a record does not parse
  * within the batch (lengths past the end, bad varints, offsets out of the batch's range, too
- * many headers). */
+ * many headers, compression); a failed iterator keeps answering CORRUPT. EDDY_ERR_NO_MEMORY
+ * when the header array cannot grow: that does not fail the iterator, the call may be retried. */
 eddy_err eddy__record_iter_next(eddy__record_iter *it, eddy_record *rec);
 void eddy__record_iter_free(eddy__record_iter *it);
+
+/* Like eddy__record_iter_init for an iterator that was initialised before (and not freed since)
+ * or is zero-filled: keeps its header array, so a reader can walk batch after batch without
+ * allocating. */
+void eddy__record_iter_reset(eddy__record_iter *it, const uint8_t *batch,
+                             const eddy__batch_header *h);
 
 #endif

@@ -189,6 +189,11 @@ static eddy_err batch_next_record(eddy_log_reader *r, eddy_record *record)
             r->in_batch = 0;
             return err;
         }
+        if (err == EDDY_ERR_NO_MEMORY) {
+            r->in_batch = 0;
+            r->position = r->batch_position; /* retried from this batch on the next call */
+            return err;
+        }
         if (err != EDDY_OK) {
             r->in_batch = 0;
             r->position = r->batch_position;
