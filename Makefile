@@ -8,7 +8,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 RELEASE := build/release
 SANITIZE := build/sanitize
 
-.PHONY: all deps build build-sanitize demo test bench soak clean format
+.PHONY: all deps build build-sanitize demo test bench soak fuzz clean format
 
 all: build
 
@@ -40,3 +40,10 @@ clean:
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
+
+# Coverage-guided fuzzing of the parsers of untrusted bytes (clang + libFuzzer), 60 s each.
+fuzz: deps
+	@cmake -S . -B build/fuzz -DCMAKE_C_COMPILER=clang -DEDDY_FUZZ=ON -DEDDY_BUILD_BENCH=OFF >/dev/null
+	@cmake --build build/fuzz -j $(JOBS) --target fuzz_batch
+	@mkdir -p build/fuzz/corpus-batch
+	@build/fuzz/fuzz/fuzz_batch -max_total_time=60 build/fuzz/corpus-batch tests/fuzz/corpus/batch
