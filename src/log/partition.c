@@ -305,8 +305,12 @@ static eddy_err partition_recover(eddy__partition *p, int state_valid)
         goto out;
     }
     int64_t end = w.last_offset + 1;
-    atomic_store(&s->active_size, 0);
-    atomic_store(&s->active_base, active);
+    if (atomic_load(&s->active_base) != active) {
+        /* As in a roll: size first, so readers never pair the new base with an old size.
+         * When the base stays, the size only grows (readers may be reading below it). */
+        atomic_store(&s->active_size, 0);
+        atomic_store(&s->active_base, active);
+    }
     atomic_store(&s->end_offset, end);
     atomic_store(&s->active_size, valid_end);
     if (!state_valid || atomic_load(&s->start_offset) < first ||
