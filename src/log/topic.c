@@ -705,7 +705,7 @@ eddy_err eddy_log_append(eddy_log *log, const char *topic, int32_t partition,
     if (count > EDDY_BATCH_RECORDS_MAX)
         return eddy__fail(EDDY_ERR_TOO_LARGE, "%zu records in one append (at most %d)", count,
                           EDDY_BATCH_RECORDS_MAX);
-    int32_t chosen;
+    int32_t chosen = -1;
     eddy_err err = choose_partition(log, topic, partition, records[0].key, &chosen);
     eddy__partition *p;
     if (err == EDDY_OK)
