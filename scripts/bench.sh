@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# Runs eddy's benchmarks several times and prints the median of every figure, beside the
+# naive baselines measured in the same runs and the targets (docs/BENCHMARKS.md).
+#
+#   scripts/bench.sh BUILD_DIR            (make bench: scripts/bench.sh build/release)
+#
+# Environment:
+#   EDDY_BENCH_RUNS   runs of each benchmark (default 5); medians are over these
+#   EDDY_BENCH_DIR    data directory (default BUILD_DIR/bench-data: the real disk, not tmpfs);
+#                     created, and removed at the end
+#   EDDY_BENCH_RAW    if set, the raw lines of every run are also written to this file
+#
+# Every benchmark line is "<name> key=value ...". Figures (rates, latencies, ratios) are the
+# keys ending in _rps, _us, ratio* or _per_sync and avg_batch; every other key names the
+# configuration. A ratio is eddy / baseline within one run, so its median is the median of the
+# per-run ratios (each run pairs eddy with a baseline measured seconds apart on the same disk).
+set -euo pipefail
+
+build=${1:-build/release}
+runs=${EDDY_BENCH_RUNS:-5}
+data=${EDDY_BENCH_DIR:-$build/bench-data}
+bin=$build/bench
+
+if ! log=$(cmake --build "$build" --target eddy_bench 2>&1); then
+    echo "$log" >&2
+    echo "bench.sh: building the benchmarks in $build failed" >&2
+    exit 1
+fi
+for b in bench_append bench_consume bench_latency; do
+    [ -x "$bin/$b" ] || { echo "bench.sh: $bin/$b is missing" >&2; exit 1; }
+done
+
+mkdir -p "$data"
+raw=$(mktemp)
+cleanup() { rm -rf "$data"; rm -f "$raw"; }
+trap cleanup EXIT
+
+fs=$(df -PT "$data" | awk 'NR == 2 { print $2 " on " $1 }')
+echo "eddy benchmarks: $runs runs each, data in $data ($fs), $(nproc) CPUs"
+
+# The configurations: name, then arguments. acks=1 runs share a fixed record count; acks=all
+# runs append for one second per side with 4 threads per process.
+append_configs=(
+    "--size 100  --acks 1 --procs 1 --partitions 1 --records 4000000"
+    "--size 100  --acks 1 --procs 2 --partitions 1 --records 4000000"
+    "--size 100  --acks 1 --procs 2 --partitions 2 --records 4000000"
+    "--size 1024 --acks 1 --procs 1 --partitions 1 --records 400000"
+    "--size 1024 --acks 1 --procs 2 --partitions 1 --records 400000"
+    "--size 1024 --acks 1 --procs 2 --partitions 2 --records 400000"
+    "--size 100  --acks all --procs 1 --partitions 1 --threads 4 --seconds 1"
+    "--size 100  --acks all --procs 2 --partitions 1 --threads 4 --seconds 1"
+    "--size 100  --acks all --procs 2 --partitions 2 --threads 4 --seconds 1"
+    "--size 1024 --acks all --procs 1 --partitions 1 --threads 4 --seconds 1"
+    "--size 1024 --acks all --procs 2 --partitions 1 --threads 4 --seconds 1"
+    "--size 1024 --acks all --procs 2 --partitions 2 --threads 4 --seconds 1"
+)
+consume_configs=(
+    "--size 100  --records 4000000"
+    "--size 1024 --records 400000"
+)
+
+# CPU time the machine spent outside this script's benchmarks (other programs, kernel threads),
+# in clock ticks: busy time from /proc/stat minus the benchmarks' own (this shell's reaped
+# children, /proc/$$/stat fields 16-17). Ratios and latencies are sensitive to it on a small
+# machine, so every run reports it.
+cpu_busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
+cpu_ours() { awk '{ print $16 + $17 }' "/proc/$$/stat"; }
+cpus=$(nproc)
+
+start=$(date +%s)
+for run in $(seq 1 "$runs"); do
+    run_start=$(date +%s%N)
+    busy0=$(cpu_busy)
+    ours0=$(cpu_ours)
+    order=""
+    [ $((run % 2)) -eq 0 ] && order="--eddy-first"
+    for c in "${append_configs[@]}"; do
+        # shellcheck disable=SC2086
+        "$bin/bench_append" --dir "$data" $c $order >>"$raw"
+    done
+    for c in "${consume_configs[@]}"; do
+        # shellcheck disable=SC2086
+        "$bin/bench_consume" --dir "$data" $c $order >>"$raw"
+    done
+    for pace in sleep spin; do
+        "$bin/bench_latency" --dir "$data" --rate 100000 --seconds 2 --max-batch 10 \
+            --pace "$pace" >>"$raw"
+    done
+    other=$(awk -v b0="$busy0" -v b1="$(cpu_busy)" -v o0="$ours0" -v o1="$(cpu_ours)" \
+        -v ns="$(($(date +%s%N) - run_start))" -v hz="$(getconf CLK_TCK)" -v cpus="$cpus" \
+        'BEGIN { o = ((b1 - b0) - (o1 - o0)) / hz; if (o < 0) o = 0
+                 printf "%.1f", 100 * o / (ns / 1e9 * cpus) }')
+    echo "  run $run of $runs done ($(($(date +%s) - start)) s; CPU used outside the benchmarks: $other% of $cpus CPUs)"
+done
+[ -n "${EDDY_BENCH_RAW:-}" ] && cp "$raw" "$EDDY_BENCH_RAW"
+
+# Medians: one output line per configuration, "<name> config... figure=median ...".
+medians=$(awk '
+function is_figure(k) { return k ~ /(_rps|_us|_per_sync)$/ || k ~ /^ratio/ || k == "avg_batch" }
+{
+    config = $1
+    for (i = 2; i <= NF; i++) {
+        split($i, kv, "=")
+        if (!is_figure(kv[1]))
+            config = config " " $i
+    }
+    if (!(config in seen)) { seen[config] = 1; order[++n] = config }
+    for (i = 2; i <= NF; i++) {
+        split($i, kv, "=")
+        if (!is_figure(kv[1]))
+            continue
+        key = config SUBSEP kv[1]
+        if (!(key in count)) { keys[config] = keys[config] " " kv[1] }
+        values[key, ++count[key]] = kv[2] + 0
+    }
+}
+function median(key,    m, i, j, t, a) {
+    m = count[key]
+    for (i = 1; i <= m; i++) a[i] = values[key, i]
+    for (i = 2; i <= m; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+    if (m % 2) return a[(m + 1) / 2]
+    return (a[m / 2] + a[m / 2 + 1]) / 2
+}
+END {
+    for (c = 1; c <= n; c++) {
+        line = order[c]
+        k = split(keys[order[c]], names, " ")
+        for (i = 1; i <= k; i++) line = line " " names[i] "=" median(order[c] SUBSEP names[i])
+        print line
+    }
+}' "$raw")
+
+# The table.
+echo "$medians" | awk '
+function get(key,    i, kv) {
+    for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == key) return kv[2] }
+    return ""
+}
+function mrps(x) { return sprintf("%.2f M", x / 1e6) }
+function target_mark(ratio, target) { return ratio >= target ? "meets" : "MISSES" }
+BEGIN { appended = 0 }
+$1 == "append" {
+    if (!appended++) {
+        printf "\nAppend (records/s; batch = records per eddy_log_append = per naive write(); median of runs)\n"
+        printf "%-5s %-4s %-5s %-5s %-3s %-5s %11s %11s %6s %-14s %s\n", "size", "acks", "procs", "parts", "thr", "batch", "eddy", "naive", "ratio", "target", "ack p50/p99 us: eddy | naive"
+    }
+    acks = get("acks"); size = get("size")
+    target = ""; mark = ""
+    if (acks == "1" && size == "100") { target = ">= 0.75x"; mark = target_mark(get("ratio"), 0.75) }
+    if (acks == "all") { target = ">= 0.5x"; mark = target_mark(get("ratio"), 0.5) }
+    lat = ""
+    if (acks == "all")
+        lat = sprintf("%.0f/%.0f | %.0f/%.0f", get("eddy_p50_us"), get("eddy_p99_us"), get("base_p50_us"), get("base_p99_us"))
+    printf "%-5s %-4s %-5s %-5s %-3s %-5s %11s %11s %6.2f %-14s %s\n", size, acks, get("procs"), get("partitions"), get("threads"), get("batch"), mrps(get("eddy_rps")), mrps(get("base_rps")), get("ratio"), target " " mark, lat
+}
+$1 == "consume" {
+    if (!consumed++) {
+        printf "\nConsume, warm (records/s; naive = mmap scan with CRC-32C per 64 KiB; plain = mmap scan without CRC)\n"
+        printf "%-5s %-9s %11s %11s %6s %-14s %11s %6s\n", "size", "records", "eddy", "naive", "ratio", "target", "plain", "ratio"
+    }
+    printf "%-5s %-9s %11s %11s %6.2f %-14s %11s %6.2f\n", get("size"), get("records"), mrps(get("eddy_rps")), mrps(get("base_rps")), get("ratio"), ">= 0.3x " target_mark(get("ratio"), 0.3), mrps(get("scan_rps")), get("ratio_scan")
+}
+$1 == "latency" {
+    if (!latencies++) {
+        printf "\nAppend-to-consume latency across processes (us; %s rec/s of %s B, acks=1, 1-10 records per append)\n", get("rate"), get("size")
+        printf "%-12s %-28s %8s %8s %8s %8s  %s\n", "producer", "", "p50", "p99", "p999", "max", "target"
+    }
+    mark = get("p99_us") <= 1000 ? "meets" : "MISSES"
+    pace = get("pace") "-paced"
+    printf "%-12s %-28s %8.1f %8.1f %8.1f %8.1f  p99 <= 1000 %s\n", pace, "eddy, from due time", get("p50_us"), get("p99_us"), get("p999_us"), get("max_us"), mark
+    printf "%-12s %-28s %8.1f %8.1f %8.1f %8.1f\n", sprintf("%.2f rec/app", get("avg_batch")), "eddy, from append call", get("call_p50_us"), get("call_p99_us"), get("call_p999_us"), get("call_max_us")
+    printf "%-12s %-28s %8.1f %8.1f %8.1f %8.1f\n", "", "eddy_log_append call itself", get("append_p50_us"), get("append_p99_us"), get("append_p999_us"), get("append_max_us")
+    printf "%-12s %-28s %8.1f %8.1f %8.1f %8.1f\n", "", "futex ping, no log (floor)", get("base_p50_us"), get("base_p99_us"), get("base_p999_us"), get("base_max_us")
+}'
+echo
+echo "Total time: $(($(date +%s) - start)) s"
