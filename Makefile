@@ -44,6 +44,8 @@ format:
 # Coverage-guided fuzzing of the parsers of untrusted bytes (clang + libFuzzer), 60 s each.
 fuzz: deps
 	@cmake -S . -B build/fuzz -DCMAKE_C_COMPILER=clang -DEDDY_FUZZ=ON -DEDDY_BUILD_BENCH=OFF >/dev/null
-	@cmake --build build/fuzz -j $(JOBS) --target fuzz_batch
-	@mkdir -p build/fuzz/corpus-batch
+	@cmake --build build/fuzz -j $(JOBS) --target fuzz_batch fuzz_group_offsets
+	@mkdir -p build/fuzz/corpus-batch build/fuzz/corpus-group-offsets
 	@build/fuzz/fuzz/fuzz_batch -max_total_time=60 build/fuzz/corpus-batch tests/fuzz/corpus/batch
+	@build/fuzz/fuzz/fuzz_group_offsets -max_total_time=60 build/fuzz/corpus-group-offsets \
+		tests/fuzz/corpus/group-offsets

@@ -7,7 +7,7 @@
 
 typedef enum eddy__fault_kind {
     EDDY_FAULT_WRITE = 0, /* segment writes: the failing call writes half, then fails */
-    EDDY_FAULT_FSYNC = 1, /* fdatasync of segments */
+    EDDY_FAULT_FSYNC = 1, /* fdatasync of segments and of group offset files */
     EDDY_FAULT_KINDS
 } eddy__fault_kind;
 

@@ -34,6 +34,14 @@
 /* Topics one consumer may subscribe to. */
 #define EDDY_SUBSCRIPTION_TOPICS_MAX 64
 
+/* Distinct topics one group's members may subscribe to, together: each is an entry with an
+ * owner byte per partition in the group's shared state file (10 KB each, in a sparse file). */
+#define EDDY_GROUP_TOPICS_MAX 256
+
+/* Largest committed-offsets file read: one line per partition (~30 bytes); 64 MiB holds over
+ * two million partitions, far beyond any group, and is checked before allocating. */
+#define EDDY_GROUP_OFFSETS_BYTES_MAX (64u * 1024u * 1024u)
+
 /* Length of a properties-file line and of a config value. */
 #define EDDY_CONFIG_LINE_MAX 4096
 

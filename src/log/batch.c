@@ -155,14 +155,23 @@ static inline int32_t unzigzag32(uint32_t u)
     return bits <= INT32_MAX ? (int32_t)bits : -(int32_t)(~bits) - 1;
 }
 
+static inline uint64_t zigzag64(int64_t v)
+{
+    return ((uint64_t)v << 1) ^ (0u - ((uint64_t)v >> 63));
+}
+
+/* Bytes of the shortest varint of u: one per started group of 7 bits, that is
+ * floor(log2(u | 1)) / 7 + 1, computed as (bit * 9 + 73) / 64, which is exact for every bit
+ * index 0..63, without a loop or a branch (the encoder sizes every record with these). */
+static inline size_t varint_size_u64(uint64_t u)
+{
+    unsigned bit = 63u - (unsigned)__builtin_clzll(u | 1u);
+    return (bit * 9u + 73u) >> 6;
+}
+
 static inline size_t varint_size_i32(int32_t v)
 {
-    uint32_t u = zigzag32(v);
-    if (u < (1u << 7))
-        return 1;
-    if (u < (1u << 14))
-        return 2;
-    return eddy__varint_size_i32(v);
+    return varint_size_u64(zigzag32(v));
 }
 
 static inline size_t varint_put_i32(uint8_t *p, int32_t v)
@@ -182,9 +191,7 @@ static inline size_t varint_put_i32(uint8_t *p, int32_t v)
 
 static inline size_t varint_size_i64(int64_t v)
 {
-    if (v >= -64 && v < 64)
-        return 1;
-    return eddy__varint_size_i64(v);
+    return varint_size_u64(zigzag64(v));
 }
 
 static inline size_t varint_put_i64(uint8_t *p, int64_t v)
@@ -232,7 +239,14 @@ typedef struct encode_plan {
     int64_t now_ms;
 } encode_plan;
 
-static int64_t plan_timestamp(const encode_plan *plan, size_t i)
+/* The most bytes a record takes besides its keys', values' and headers' bytes (and header count):
+ * the length prefix (5), attributes (1), timestamp delta (10), offset delta (5), key and value
+ * lengths (5 each). The writer also stores a record's body after a guessed prefix before
+ * moving it (record_put), which stays within this too. */
+#define RECORD_OVERHEAD_MAX                                                                        \
+    (EDDY_VARINT32_MAX_BYTES + 1 + EDDY_VARINT64_MAX_BYTES + 3 * EDDY_VARINT32_MAX_BYTES)
+
+static inline int64_t plan_timestamp(const encode_plan *plan, size_t i)
 {
     int64_t ts = plan->records[i].timestamp_ms;
     return plan->substitute_now && ts < 0 ? plan->now_ms : ts;
@@ -240,16 +254,22 @@ static int64_t plan_timestamp(const encode_plan *plan, size_t i)
 
 /* Timestamp deltas wrap in two's complement rather than overflow, so any pair of int64
  * timestamps round-trips (the decoder adds back with the same wrapping). */
-static int64_t plan_timestamp_delta(const encode_plan *plan, size_t i)
+static inline int64_t plan_timestamp_delta(const encode_plan *plan, size_t i)
 {
     return (int64_t)((uint64_t)plan_timestamp(plan, i) - (uint64_t)plan->h.first_timestamp);
 }
 
-static int32_t plan_offset_delta(const encode_plan *plan, size_t i)
+static inline int32_t plan_offset_delta(const encode_plan *plan, size_t i)
 {
     if (!plan->offsets)
         return (int32_t)i;
     return (int32_t)(plan->offsets[i] - plan->h.base_offset);
+}
+
+/* Bytes of the varint of a length (not negative, so its zig-zag form is twice it). */
+static inline size_t varint_size_length(uint64_t len)
+{
+    return varint_size_u64(len << 1);
 }
 
 /* Bytes a key, value or header value takes: its length varint and its bytes. */
@@ -257,7 +277,18 @@ static uint64_t slice_size(eddy_slice s)
 {
     if (!s.data)
         return 1;
-    return varint_size_i32((int32_t)s.len) + (uint64_t)s.len;
+    return varint_size_length(s.len) + s.len;
+}
+
+/* Bytes of a record's header count and headers. */
+static uint64_t headers_size(const eddy_record *r)
+{
+    uint64_t size = varint_size_length(r->header_count);
+    for (size_t k = 0; k < r->header_count; k++) {
+        size += varint_size_length(r->headers[k].key.len) + r->headers[k].key.len;
+        size += slice_size(r->headers[k].value);
+    }
+    return size;
 }
 
 /* Bytes of record i after its length field. Every slice length must already be checked to be
@@ -269,11 +300,7 @@ static uint64_t record_body_size(const encode_plan *plan, size_t i)
     size += varint_size_i64(plan_timestamp_delta(plan, i));
     size += varint_size_i32(plan_offset_delta(plan, i));
     size += slice_size(r->key) + slice_size(r->value);
-    size += varint_size_i32((int32_t)r->header_count);
-    for (size_t k = 0; k < r->header_count; k++) {
-        size += varint_size_i32((int32_t)r->headers[k].key.len) + r->headers[k].key.len;
-        size += slice_size(r->headers[k].value);
-    }
+    size += headers_size(r);
     return size;
 }
 
@@ -300,8 +327,9 @@ static eddy_err record_check(const eddy_record *r, size_t i)
     return EDDY_OK;
 }
 
-/* First pass: checks every record, completes the max timestamp when the plan computes it, and
- * returns the batch's total size, stopping as soon as it passes EDDY_BATCH_BYTES_MAX. */
+/* Checks every record, completes the max timestamp when the plan computes it, and returns the
+ * batch's exact size, stopping as soon as it passes EDDY_BATCH_BYTES_MAX. Its order of checks
+ * defines which error a bad batch gets. */
 static eddy_err plan_size(encode_plan *plan, size_t *total_out)
 {
     uint64_t total = EDDY_BATCH_HEADER_SIZE;
@@ -315,10 +343,9 @@ static eddy_err plan_size(encode_plan *plan, size_t *total_out)
                 plan->h.max_timestamp = ts;
         }
         uint64_t body = record_body_size(plan, i);
-        if (body > EDDY_BATCH_BYTES_MAX)
-            total = (uint64_t)EDDY_BATCH_BYTES_MAX + 1;
-        else
-            total += varint_size_i32((int32_t)body) + body;
+        /* A body above INT32_MAX (many large headers) is sized as the 64-bit varint it cannot
+         * be; either way it takes the total past the limit. */
+        total += varint_size_length(body) + body;
         if (total > EDDY_BATCH_BYTES_MAX)
             return eddy__fail(EDDY_ERR_TOO_LARGE,
                               "record batch of %zu records: record %zu takes it past the "
@@ -329,14 +356,38 @@ static eddy_err plan_size(encode_plan *plan, size_t *total_out)
     return EDDY_OK;
 }
 
-static uint8_t *put_slice(uint8_t *p, eddy_slice s)
+/* memcpy, with the short lengths of typical keys done as two overlapping moves rather than a
+ * library call. len may be 0 (src is then not read, and may be NULL). */
+static inline void copy_bytes(uint8_t *p, const uint8_t *src, size_t len)
+{
+    if (len > 16) {
+        memcpy(p, src, len);
+    } else if (len >= 8) {
+        uint64_t head, tail;
+        memcpy(&head, src, 8);
+        memcpy(&tail, src + len - 8, 8);
+        memcpy(p, &head, 8);
+        memcpy(p + len - 8, &tail, 8);
+    } else if (len >= 4) {
+        uint32_t head, tail;
+        memcpy(&head, src, 4);
+        memcpy(&tail, src + len - 4, 4);
+        memcpy(p, &head, 4);
+        memcpy(p + len - 4, &tail, 4);
+    } else {
+        for (size_t k = 0; k < len; k++)
+            p[k] = src[k];
+    }
+}
+
+static inline uint8_t *put_slice(uint8_t *p, eddy_slice s)
 {
     if (!s.data) {
         *p++ = VARINT_MINUS_ONE;
         return p;
     }
     p += varint_put_i32(p, (int32_t)s.len);
-    memcpy(p, s.data, s.len);
+    copy_bytes(p, s.data, s.len);
     return p + s.len;
 }
 
@@ -357,49 +408,131 @@ static void header_put(uint8_t *b, const eddy__batch_header *h)
     eddy__be32_put(b + BATCH_OFFSET_RECORD_COUNT, (uint32_t)h->record_count);
 }
 
-/* Writes record i at p (which has room for it) and returns the byte after it. */
-static uint8_t *record_put(uint8_t *p, const encode_plan *plan, size_t i)
+/* Writes a record's header count and headers at p; returns the byte after them. */
+static uint8_t *headers_put(uint8_t *p, const eddy_record *r)
 {
-    const eddy_record *r = &plan->records[i];
-    uint64_t body = record_body_size(plan, i);
-    p += varint_put_i32(p, (int32_t)body);
-    uint8_t *start = p;
-    *p++ = 0; /* attributes */
-    p += varint_put_i64(p, plan_timestamp_delta(plan, i));
-    p += varint_put_i32(p, plan_offset_delta(plan, i));
-    p = put_slice(p, r->key);
-    p = put_slice(p, r->value);
     p += varint_put_i32(p, (int32_t)r->header_count);
     for (size_t k = 0; k < r->header_count; k++) {
         const eddy_header *hd = &r->headers[k];
         p += varint_put_i32(p, (int32_t)hd->key.len);
-        if (hd->key.len > 0)
-            memcpy(p, hd->key.data, hd->key.len);
+        copy_bytes(p, hd->key.data, hd->key.len);
         p += hd->key.len;
         p = put_slice(p, hd->value);
     }
-    EDDY_ASSERT((uint64_t)(p - start) == body);
     return p;
 }
 
-/* Sizes the batch, reserves its bytes once, writes it and checksums it. */
+/* Writes record i at p with the given deltas, provided it passes record_check and its largest
+ * possible size fits before `end`; returns the byte after it, or NULL (nothing to rely on
+ * written) when it does not. A record without headers whose key and value are below the limit,
+ * nearly every record, is checked by one comparison.
+ *
+ * The length prefix is a varint of the body's size, so the body is written first, after
+ * `*guess` bytes (the previous record's prefix size: records in a batch tend to be alike);
+ * when the prefix needs another size the body moves, and the guess follows.
+ *
+ * The record's fields are read before any byte is written: stores through p may alias
+ * anything, so the compiler would otherwise load them again after each store. */
+static inline uint8_t *record_put(uint8_t *p, const uint8_t *end, const eddy_record *r, size_t i,
+                                  int64_t timestamp_delta, int32_t offset_delta, size_t *guess)
+{
+    eddy_slice key = r->key;
+    eddy_slice value = r->value;
+    size_t header_count = r->header_count;
+    uint64_t headers = 1; /* the header count of a record without headers */
+    if ((key.len | value.len) >= EDDY_BATCH_BYTES_MAX || header_count != 0) {
+        if (record_check(r, i) != EDDY_OK)
+            return NULL;
+        headers = headers_size(r);
+    }
+    uint64_t bytes = (key.data ? key.len : 0) + (value.data ? value.len : 0) + headers;
+    if (bytes + RECORD_OVERHEAD_MAX > (uint64_t)(end - p))
+        return NULL;
+    uint8_t *body = p + *guess;
+    uint8_t *q = body;
+    *q++ = 0; /* attributes */
+    q += varint_put_i64(q, timestamp_delta);
+    q += varint_put_i32(q, offset_delta);
+    q = put_slice(q, key);
+    q = put_slice(q, value);
+    if (header_count == 0)
+        *q++ = 0; /* the varint of 0 */
+    else
+        q = headers_put(q, r);
+    size_t body_size = (size_t)(q - body);
+    size_t prefix = varint_size_length(body_size);
+    if (prefix != *guess) {
+        memmove(p + prefix, body, body_size);
+        *guess = prefix;
+    }
+    varint_put_i32(p, (int32_t)body_size);
+    return p + prefix + body_size;
+}
+
+/* Writes the records of the plan into [p, end), and, when the plan computes it, the max
+ * timestamp. Returns the byte after the last record, or NULL when a record fails record_check,
+ * or when the records do not fit: end - p must be at least the records' exact size plus
+ * RECORD_OVERHEAD_MAX for them to be sure to. Fresh appends (record i at offset delta i,
+ * timestamps < 0 meaning now) get a loop of their own, with the plan's fields in locals, as
+ * they are most of the encoding eddy does. */
+static uint8_t *plan_put_records(uint8_t *p, const uint8_t *end, encode_plan *plan)
+{
+    const eddy_record *records = plan->records;
+    size_t count = plan->count;
+    size_t guess = 1;
+    if (plan->offsets || !plan->substitute_now) {
+        for (size_t i = 0; i < count && p; i++)
+            p = record_put(p, end, &records[i], i, plan_timestamp_delta(plan, i),
+                           plan_offset_delta(plan, i), &guess);
+        return p;
+    }
+    int64_t now_ms = plan->now_ms;
+    int64_t first_timestamp = plan->h.first_timestamp;
+    int64_t max_timestamp = plan->h.max_timestamp;
+    for (size_t i = 0; i < count && p; i++) {
+        int64_t ts = records[i].timestamp_ms < 0 ? now_ms : records[i].timestamp_ms;
+        max_timestamp = ts > max_timestamp ? ts : max_timestamp;
+        int64_t timestamp_delta = (int64_t)((uint64_t)ts - (uint64_t)first_timestamp);
+        p = record_put(p, end, &records[i], i, timestamp_delta, (int32_t)i, &guess);
+    }
+    if (p)
+        plan->h.max_timestamp = max_timestamp;
+    return p;
+}
+
+/* Writes the batch into out's spare room when it surely fits there (steady state: the
+ * appender's buffer is reused from batch to batch), checking the records as it goes, so that
+ * a batch takes one pass over its records. Otherwise, or when a record is refused or the
+ * batch is too large, plan_size sizes the batch exactly (and picks the error), the buffer
+ * grows once, and the records are written again. Then the header and the CRC. */
 static eddy_err plan_encode(eddy__buf *out, encode_plan *plan)
 {
-    size_t total = 0;
-    eddy_err err = plan_size(plan, &total);
-    if (err != EDDY_OK)
-        return err;
-    err = eddy__buf_reserve(out, total);
-    if (err != EDDY_OK)
-        return eddy__fail(err, "record batch of %zu records: cannot reserve %zu bytes", plan->count,
-                          total);
+    /* Room past EDDY_BATCH_BYTES_MAX + RECORD_OVERHEAD_MAX cannot help a batch that fits. */
+    size_t room = out->cap - out->len;
+    if (room > (size_t)EDDY_BATCH_BYTES_MAX + RECORD_OVERHEAD_MAX)
+        room = (size_t)EDDY_BATCH_BYTES_MAX + RECORD_OVERHEAD_MAX;
+    uint8_t *p = NULL;
+    uint8_t *b = NULL;
+    if (room >= EDDY_BATCH_HEADER_SIZE + RECORD_OVERHEAD_MAX) {
+        b = out->data + out->len;
+        p = plan_put_records(b + EDDY_BATCH_HEADER_SIZE, b + room, plan);
+    }
+    if (!p || (size_t)(p - b) > EDDY_BATCH_BYTES_MAX) {
+        size_t total = 0;
+        eddy_err err = plan_size(plan, &total);
+        if (err != EDDY_OK)
+            return err;
+        err = eddy__buf_reserve(out, total + RECORD_OVERHEAD_MAX);
+        if (err != EDDY_OK)
+            return eddy__fail(err, "record batch of %zu records: cannot reserve %zu bytes",
+                              plan->count, total + RECORD_OVERHEAD_MAX);
+        b = out->data + out->len;
+        p = plan_put_records(b + EDDY_BATCH_HEADER_SIZE, b + total + RECORD_OVERHEAD_MAX, plan);
+        EDDY_ASSERT(p && (size_t)(p - b) == total);
+    }
+    size_t total = (size_t)(p - b);
     plan->h.length = (int32_t)(total - EDDY_BATCH_LOG_OVERHEAD);
-    uint8_t *b = out->data + out->len;
     header_put(b, &plan->h);
-    uint8_t *p = b + EDDY_BATCH_HEADER_SIZE;
-    for (size_t i = 0; i < plan->count; i++)
-        p = record_put(p, plan, i);
-    EDDY_ASSERT((size_t)(p - b) == total);
     uint32_t crc =
         eddy__crc32c(0, b + EDDY_BATCH_ATTRIBUTES_OFFSET, total - EDDY_BATCH_ATTRIBUTES_OFFSET);
     eddy__be32_put(b + EDDY_BATCH_CRC_OFFSET, crc);

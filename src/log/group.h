@@ -8,21 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/limits.h"
 #include "eddy/log.h"
-
-/* Distinct topics one group's members may subscribe to, together: each is an entry with an
- * owner byte per partition in the group's shared state file (10 KB each, in a sparse file).
- * TODO(lead): move to core/limits.h beside EDDY_SUBSCRIPTION_TOPICS_MAX. */
-#ifndef EDDY_GROUP_TOPICS_MAX
-#define EDDY_GROUP_TOPICS_MAX 256
-#endif
-
-/* Largest committed-offsets file read: one line per partition (~30 bytes); 64 MiB holds over
- * two million partitions, far beyond any group, and is checked before allocating.
- * TODO(lead): move to core/limits.h. */
-#ifndef EDDY_GROUP_OFFSETS_BYTES_MAX
-#define EDDY_GROUP_OFFSETS_BYTES_MAX (64u * 1024u * 1024u)
-#endif
 
 /* A member id: "eddy-<pid>-<n>" and its NUL fit easily. */
 #define EDDY_GROUP_MEMBER_ID_MAX 64

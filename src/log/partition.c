@@ -362,6 +362,10 @@ static eddy_err partition_open_alone(eddy__partition *p)
         return eddy__fail(EDDY_ERR_FORMAT_VERSION,
                           "%s/state was written by a newer eddy (version %u)", p->dir,
                           s->version);
+    /* Invalid until initialised: a waiter never uses half-initialised mutexes, even if this
+     * process dies part way (waiters then elect a new initialiser). */
+    s->magic = 0;
+    atomic_thread_fence(memory_order_seq_cst);
     if (!valid) {
         memset(s, 0, sizeof(*s));
         atomic_store(&s->recovery_base, -1);
@@ -378,6 +382,34 @@ static eddy_err partition_open_alone(eddy__partition *p)
     atomic_thread_fence(memory_order_release);
     s->magic = EDDY_PARTITION_STATE_MAGIC;
     return EDDY_OK;
+}
+
+/* Maps the state file, initialising it when this process is its only user. A waiter that
+ * finds it uninitialised (its initialiser died half-way) lets go and tries again, so that the
+ * openers choose a new initialiser. */
+static eddy_err state_attach(eddy__partition *p, const char *path)
+{
+    for (int attempt = 0; attempt < 200; attempt++) {
+        eddy_err err = ofd_lock(p->state_fd, F_WRLCK, 0);
+        if (err == EDDY_OK) {
+            if ((err = state_map(p)) != EDDY_OK || (err = partition_open_alone(p)) != EDDY_OK)
+                return err;
+            return ofd_lock(p->state_fd, F_RDLCK, 1);
+        }
+        if (err != EDDY_ERR_BUSY)
+            return err;
+        if ((err = ofd_lock(p->state_fd, F_RDLCK, 1)) != EDDY_OK ||
+            (err = state_map(p)) != EDDY_OK)
+            return err;
+        if (atomic_load_explicit((_Atomic uint32_t *)&p->state->magic, memory_order_acquire) ==
+            EDDY_PARTITION_STATE_MAGIC)
+            return EDDY_OK;
+        munmap(p->state, EDDY_PARTITION_STATE_SIZE);
+        p->state = NULL;
+        ofd_lock(p->state_fd, F_UNLCK, 0);
+        eddy__sleep_ms(1 + (getpid() + attempt) % 4);
+    }
+    return eddy__fail(EDDY_ERR_CORRUPT, "%s is not a valid partition state file", path);
 }
 
 eddy_err eddy__partition_open(eddy_log *log, const char *topic, int32_t partition,
@@ -421,17 +453,7 @@ eddy_err eddy__partition_open(eddy_log *log, const char *topic, int32_t partitio
             err = eddy__fail(EDDY_ERR_UNKNOWN_TOPIC, "topic '%s' does not exist", topic);
         goto fail;
     }
-    err = ofd_lock(p->state_fd, F_WRLCK, 0);
-    if (err == EDDY_OK) {
-        if ((err = state_map(p)) != EDDY_OK || (err = partition_open_alone(p)) != EDDY_OK)
-            goto fail;
-        err = ofd_lock(p->state_fd, F_RDLCK, 1);
-    } else if (err == EDDY_ERR_BUSY) {
-        if ((err = ofd_lock(p->state_fd, F_RDLCK, 1)) != EDDY_OK || (err = state_map(p)) != EDDY_OK)
-            goto fail;
-        if (p->state->magic != EDDY_PARTITION_STATE_MAGIC)
-            err = eddy__fail(EDDY_ERR_CORRUPT, "%s is not a valid partition state file", path);
-    }
+    err = state_attach(p, path);
     if (err != EDDY_OK)
         goto fail;
     *out = p;
