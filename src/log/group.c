@@ -111,6 +111,7 @@
 #include "core/fault.h"
 #include "core/limits.h"
 #include "core/logging.h"
+#include "log/log_internal.h"
 #include "log/notify.h"
 
 #define GROUP_MODULE "group"
@@ -2197,11 +2198,6 @@ const char *eddy_log_consumer_member_id(const eddy_log_consumer *c)
 /* ------------------------------------------------------------------------------------------ */
 /* Group inspection                                                                           */
 
-static int names_cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Whether a group directory holds offsets or a live member (any slot lock held). */
 static int group_dir_active(const char *dir)
 {
@@ -2221,45 +2217,23 @@ static int group_dir_active(const char *dir)
 
 eddy_err eddy_log_group_list(eddy_log *log, char ***names, size_t *count)
 {
-    *names = NULL;
-    *count = 0;
     char groups[PATH_MAX], dir[PATH_MAX];
     eddy_err err = path_format(groups, "%s/%s", eddy_log_dir(log), "groups");
+    if (err == EDDY_OK)
+        err = eddy__list_dir_names(groups, names, count);
     if (err != EDDY_OK)
         return err;
-    DIR *d = opendir(groups);
-    if (!d)
-        return errno == ENOENT ? EDDY_OK : eddy__fail_errno(errno, "opendir %s", groups);
-    char **list = NULL;
-    size_t n = 0, cap = 0;
-    struct dirent *e;
-    while (err == EDDY_OK && (e = readdir(d)) != NULL) {
-        if (!name_valid(e->d_name, EDDY_GROUP_NAME_MAX) ||
-            path_format(dir, "%s/%s", groups, e->d_name) != EDDY_OK || !group_dir_active(dir))
-            continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 8;
-            char **grown = eddy__realloc(list, cap * sizeof(*grown));
-            if (!grown) {
-                err = eddy__fail(EDDY_ERR_NO_MEMORY, "group list: out of memory");
-                break;
-            }
-            list = grown;
-        }
-        if (!(list[n] = eddy__strdup(e->d_name)))
-            err = eddy__fail(EDDY_ERR_NO_MEMORY, "group list: out of memory");
+    /* Keep the directories that are groups with members or committed offsets. */
+    size_t kept = 0;
+    for (size_t i = 0; i < *count; i++) {
+        char *name = (*names)[i];
+        if (name_valid(name, EDDY_GROUP_NAME_MAX) &&
+            path_format(dir, "%s/%s", groups, name) == EDDY_OK && group_dir_active(dir))
+            (*names)[kept++] = name;
         else
-            n++;
+            eddy__free(name);
     }
-    closedir(d);
-    if (err != EDDY_OK) {
-        eddy_log_names_free(list, n);
-        return err;
-    }
-    if (n > 1)
-        qsort(list, n, sizeof(*list), names_cmp);
-    *names = list;
-    *count = n;
+    *count = kept;
     return EDDY_OK;
 }
 

@@ -137,8 +137,8 @@ void eddy__topic_dir(const eddy_log *log, const char *topic, char *buf, size_t s
 eddy_err eddy__topic_read_meta(const eddy_log *log, const char *topic, int32_t *partitions,
                                eddy_config **config);
 
-/* The names in a directory, sorted, skipping those starting with '.'; a missing directory
- * gives none. Free with eddy_log_names_free(). */
+/* The names in a directory, sorted, skipping "." and ".." and names starting with '+'
+ * (entries being created or deleted); a missing directory gives none. Free with eddy_log_names_free(). */
 eddy_err eddy__list_dir_names(const char *dir, char ***names, size_t *count);
 
 /* Validates a topic name by Kafka's rules; the message names the topic. */

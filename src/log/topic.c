@@ -9,7 +9,7 @@
  *       topic.properties        "partitions=<N>" and the topic's config, key=value per line
  *       <p>/                    one directory per partition 0..N-1 (partition.c, segment.c)
  *
- * Creating a topic builds it under DATA/topics/.tmp-<topic>-<pid>, fsyncs it and renames it
+ * Creating a topic builds it under DATA/topics/+tmp-<topic>-<pid>, fsyncs it and renames it
  * into place, so other processes see a topic whole or not at all, and two processes creating
  * the same topic at once get one success and one EDDY_ERR_EXISTS. Deleting marks every
  * partition's shared state deleted (open handles elsewhere then refuse appends), renames the
@@ -441,7 +441,7 @@ eddy_err eddy_log_topic_create(eddy_log *log, const char *topic, int32_t partiti
     eddy__topic_dir(log, topic, final_dir, sizeof(final_dir));
     if (access(final_dir, F_OK) == 0)
         return eddy__fail(EDDY_ERR_EXISTS, "topic '%s' already exists", topic);
-    snprintf(tmp, sizeof(tmp), "%s/topics/.tmp-%s-%d-%" PRId64, log->dir, topic, (int)getpid(),
+    snprintf(tmp, sizeof(tmp), "%s/topics/+tmp-%s-%d-%" PRId64, log->dir, topic, (int)getpid(),
              eddy__monotonic_ns());
     if (mkdir(tmp, 0755) != 0)
         return eddy__fail_errno(errno, "cannot create %s", tmp);
@@ -482,7 +482,7 @@ eddy_err eddy_log_topic_delete(eddy_log *log, const char *topic)
     }
     char dir[EDDY_PATH_MAX], graveyard[EDDY_PATH_MAX];
     eddy__topic_dir(log, topic, dir, sizeof(dir));
-    snprintf(graveyard, sizeof(graveyard), "%s/topics/.deleted-%s-%d-%" PRId64, log->dir, topic,
+    snprintf(graveyard, sizeof(graveyard), "%s/topics/+deleted-%s-%d-%" PRId64, log->dir, topic,
              (int)getpid(), eddy__monotonic_ns());
     if (rename(dir, graveyard) != 0)
         return eddy__fail_errno(errno, "cannot delete topic directory %s", dir);
@@ -514,8 +514,10 @@ eddy_err eddy__list_dir_names(const char *dir, char ***names, size_t *count)
     struct dirent *e;
     eddy_err err = EDDY_OK;
     while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.')
-            continue; /* ".", "..", and temporary or deleted entries */
+        /* Skip "." and "..", and entries being created or deleted: their names start with
+         * '+', which no topic or group name may contain (Kafka allows a leading '.'). */
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 || e->d_name[0] == '+')
+            continue;
         if ((err = grow((void **)&list, &cap, n, sizeof(*list))) != EDDY_OK)
             break;
         if (!(list[n] = eddy__strdup(e->d_name))) {

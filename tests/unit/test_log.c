@@ -526,3 +526,18 @@ TEST(log_append_time_replaces_producer_timestamps)
     EXPECT_EQ(problems, 0);
     eddy_log_close(log);
 }
+
+TEST(topic_names_with_a_leading_dot_are_listed)
+{
+    eddy_log *log = open_log();
+    EXPECT_OK(eddy_log_topic_create(log, ".hidden", 1, NULL));
+    EXPECT_ERR(eddy_log_topic_create(log, "..", 1, NULL), EDDY_ERR_INVALID_ARGUMENT);
+    EXPECT_ERR(eddy_log_topic_create(log, "+tmp-x", 1, NULL), EDDY_ERR_INVALID_ARGUMENT);
+    char **names;
+    size_t count;
+    EXPECT_OK(eddy_log_topic_list(log, &names, &count));
+    EXPECT_EQ(count, 1);
+    EXPECT_STREQ(names[0], ".hidden");
+    eddy_log_names_free(names, count);
+    eddy_log_close(log);
+}
