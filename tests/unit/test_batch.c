@@ -369,6 +369,104 @@ TEST(encode_appends_after_existing_bytes)
     eddy__buf_free(&buf);
 }
 
+/* Encodes into a buffer left with exactly `room` bytes of spare capacity after `used` bytes
+ * of 'x', and expects those bytes kept and the batch appended to be `want`. */
+static void expect_encode_with_room(const eddy_record *recs, size_t count, size_t used, size_t room,
+                                    const eddy__buf *want)
+{
+    eddy__buf buf = {0};
+    EXPECT_OK(eddy__buf_reserve(&buf, used + room));
+    buf.len = buf.cap - room; /* reserve rounds capacity up: take the excess as used bytes */
+    EXPECT_GE(buf.len, used);
+    if (buf.len)
+        memset(buf.data, 'x', buf.len);
+    size_t before = buf.len;
+    EXPECT_OK(eddy__batch_encode(&buf, recs, count, 1700000000000));
+    EXPECT_EQ(buf.len - before, want->len);
+    EXPECT_MEMEQ(buf.data + before, buf.len - before, want->data, want->len);
+    for (size_t i = 0; i < before; i++)
+        EXPECT_EQ(buf.data[i], 'x');
+    eddy__buf_free(&buf);
+}
+
+/* The encoder writes into a buffer's spare room when the batch is sure to fit there, and sizes
+ * the batch first otherwise; it writes each record's body before the length varint in front of
+ * it, guessing that varint's size from the previous record. Whatever the room, and whichever
+ * way the guesses go wrong, the bytes must be the same. */
+TEST(encode_is_the_same_whatever_the_spare_room)
+{
+    /* Value lengths putting record bodies (null key, no headers: value + 6 or 7 bytes) on both
+     * sides of the 1-, 2- and 3-byte length varints (bodies of 63/64 and 8191/8192 bytes). */
+    static const size_t value_lengths[] = {57, 58,   8184,   8185, 0, 57,   8185, 58, 300,
+                                           1,  8184, 100000, 57,   3, 8185, 8184, 58, 57};
+    enum { COUNT = sizeof(value_lengths) / sizeof(value_lengths[0]) };
+    uint8_t *bytes = malloc(100000);
+    EXPECT_TRUE(bytes != NULL);
+    for (size_t i = 0; i < 100000; i++)
+        bytes[i] = (uint8_t)(i * 7 + 1);
+    eddy_record recs[COUNT];
+    memset(recs, 0, sizeof(recs));
+    for (size_t i = 0; i < COUNT; i++) {
+        recs[i].value = (eddy_slice){bytes, value_lengths[i]};
+        recs[i].timestamp_ms = -1;
+    }
+    recs[4].value = null_slice;
+    recs[9].headers = sample_headers;
+    recs[9].header_count = 4;
+    recs[13].key = slice_str("key");
+
+    eddy__buf want = {0};
+    EXPECT_OK(eddy__batch_encode(&want, recs, COUNT, 1700000000000));
+    expect_batch_records(want.data, want.len, recs, COUNT, NULL, NULL);
+    size_t slack = 64; /* more than the encoder's worst case per record */
+    for (size_t room = 0; room < 200; room++)
+        expect_encode_with_room(recs, COUNT, 0, room, &want);
+    for (size_t room = want.len - 200; room < want.len + slack; room++)
+        expect_encode_with_room(recs, COUNT, 0, room, &want);
+    rng_state = test_seed();
+    for (int k = 0; k < 200; k++)
+        expect_encode_with_room(recs, COUNT, rng_below(100), rng_below(want.len + slack), &want);
+    expect_encode_with_room(recs, COUNT, 10, 4 * want.len, &want);
+    eddy__buf_free(&want);
+    free(bytes);
+}
+
+/* The errors with spare room are the errors without: the first refused record decides, and
+ * nothing is appended. */
+TEST(encode_errors_are_the_same_with_spare_room)
+{
+    uint8_t *big = calloc(1, EDDY_BATCH_BYTES_MAX + 1);
+    EXPECT_TRUE(big != NULL);
+    eddy_record recs[4];
+    memset(recs, 0, sizeof(recs));
+    for (int i = 0; i < 4; i++)
+        recs[i].value = (eddy_slice){big, 6 << 20};
+    eddy_header hd = {{"h", 1}, {big, EDDY_BATCH_BYTES_MAX + 1}};
+    char fresh_error[512];
+    for (int variant = 0; variant < 3; variant++) {
+        if (variant == 1) { /* a header above the limit in a record after the limit is passed */
+            recs[3].headers = &hd;
+            recs[3].header_count = 1;
+        }
+        if (variant == 2) /* a value above the limit before the limit is passed */
+            recs[1].value.len = EDDY_BATCH_BYTES_MAX + 1;
+        eddy__buf fresh = {0};
+        EXPECT_ERR(eddy__batch_encode(&fresh, recs, 4, 1), EDDY_ERR_TOO_LARGE);
+        EXPECT_EQ(fresh.len, 0);
+        snprintf(fresh_error, sizeof(fresh_error), "%s", eddy_last_error());
+        EXPECT_CONTAINS(fresh_error, variant == 2 ? "record 1:" : "record 2 takes it past");
+        eddy__buf roomy = {0};
+        EXPECT_OK(eddy__buf_reserve(&roomy, 2 * EDDY_BATCH_BYTES_MAX + 7));
+        roomy.len = 7;
+        EXPECT_ERR(eddy__batch_encode(&roomy, recs, 4, 1), EDDY_ERR_TOO_LARGE);
+        EXPECT_EQ(roomy.len, 7);
+        EXPECT_STREQ(eddy_last_error(), fresh_error);
+        eddy__buf_free(&fresh);
+        eddy__buf_free(&roomy);
+    }
+    free(big);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* CRC coverage                                                                               */
 
