@@ -28,9 +28,39 @@ uint32_t eddy__log_notify_seq(eddy_log *log)
     return atomic_load_explicit(&log->notify->seq, memory_order_acquire);
 }
 
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+/* Before sleeping, watch the counter for a short while: a stream of appends keeps a reader
+ * busy without a sleep and a futex wake-up per batch, whose scheduling delay (hundreds of
+ * microseconds to milliseconds on a loaded VM) would dominate append-to-read latency.
+ * Bounded, so an idle reader costs at most this much CPU per wait. */
+#define NOTIFY_SPIN_NS 50000
+
+static int notify_spin(eddy__notify_page *page, uint32_t seen, int timeout_ms)
+{
+    int64_t spin_ns = NOTIFY_SPIN_NS;
+    if (timeout_ms >= 0 && (int64_t)timeout_ms * 1000000 < spin_ns)
+        spin_ns = (int64_t)timeout_ms * 1000000;
+    int64_t deadline_ns = eddy__monotonic_ns() + spin_ns;
+    for (int i = 0;; i++) {
+        if (atomic_load_explicit(&page->seq, memory_order_acquire) != seen)
+            return 1;
+        if ((i & 63) == 63 && eddy__monotonic_ns() > deadline_ns)
+            return 0;
+        cpu_relax();
+    }
+}
+
 int eddy__log_notify_wait(eddy_log *log, uint32_t seen, int timeout_ms)
 {
     eddy__notify_page *page = log->notify;
+    if (notify_spin(page, seen, timeout_ms))
+        return 1;
     int64_t deadline_ns = timeout_ms < 0 ? 0 : eddy__monotonic_ns() + (int64_t)timeout_ms * 1000000;
     atomic_fetch_add(&page->waiters, 1);
     int moved = 0;
