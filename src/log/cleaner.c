@@ -531,10 +531,13 @@ typedef struct verifier {
     /* the segment being verified */
     const char *path;
     int64_t base;
-    int64_t *starts; /* batch start positions and base offsets, for index checks */
+    int64_t *starts; /* batch start positions, base offsets and max timestamps, for indexes */
     int64_t *start_offsets;
+    int64_t *start_max_ts;
     size_t starts_count, starts_cap;
     int64_t next_offset; /* offsets must not go backwards */
+    int64_t valid_end;   /* bytes of the segment that walked cleanly */
+    int walk_ok;         /* the whole segment walked cleanly */
 } verifier;
 
 static void problem(verifier *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -581,11 +584,15 @@ static int verify_visit(const uint8_t *batch, const eddy__batch_header *h, int64
         int64_t *o = eddy__realloc(v->start_offsets, cap * sizeof(*o));
         if (o)
             v->start_offsets = o;
-        if (!s || !o)
+        int64_t *t = eddy__realloc(v->start_max_ts, cap * sizeof(*t));
+        if (t)
+            v->start_max_ts = t;
+        if (!s || !o || !t)
             return 1;
         v->starts_cap = cap;
     }
     v->starts[v->starts_count] = position;
+    v->start_max_ts[v->starts_count] = h->max_timestamp;
     v->start_offsets[v->starts_count++] = h->base_offset;
     v->next_offset = eddy__batch_last_offset(h) + 1;
     return 0;
@@ -602,6 +609,8 @@ static void verify_index(verifier *v, const char *dir, int64_t base)
     size_t i = 0, n = 0;
     while (fread(entry, 1, sizeof(entry), f) == sizeof(entry)) {
         int64_t offset = base + eddy__be32_get(entry), position = eddy__be32_get(entry + 4);
+        if (!v->walk_ok && position >= v->valid_end)
+            break; /* beyond a corrupt batch (already reported): nothing to check against */
         while (i < v->starts_count && v->starts[i] < position)
             i++;
         if (i == v->starts_count || v->starts[i] != position || v->start_offsets[i] != offset) {
@@ -609,6 +618,37 @@ static void verify_index(verifier *v, const char *dir, int64_t base)
                     ") does not point at a batch start", path, n, offset, position);
             break;
         }
+        n++;
+    }
+    fclose(f);
+}
+
+/* Each time-index entry (T, O) promises that every record below offset O has a timestamp of at
+ * most T; entries never go backwards. */
+static void verify_timeindex(verifier *v, const char *dir, int64_t base)
+{
+    char path[EDDY_PATH_MAX];
+    eddy__segment_path(dir, base, ".timeindex", path, sizeof(path));
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return;
+    uint8_t entry[EDDY_TIMEINDEX_ENTRY_SIZE];
+    size_t i = 0, n = 0;
+    int64_t max_ts = INT64_MIN, last_ts = INT64_MIN, last_offset = base;
+    while (fread(entry, 1, sizeof(entry), f) == sizeof(entry)) {
+        int64_t ts = (int64_t)eddy__be64_get(entry), offset = base + eddy__be32_get(entry + 8);
+        if (!v->walk_ok && offset > v->next_offset)
+            break; /* beyond a corrupt batch (already reported) */
+        while (i < v->starts_count && v->start_offsets[i] < offset)
+            if (v->start_max_ts[i++] > max_ts)
+                max_ts = v->start_max_ts[i - 1];
+        if (ts < last_ts || offset < last_offset || offset > v->next_offset || max_ts > ts) {
+            problem(v, "%s: entry %zu (timestamp %" PRId64 ", offset %" PRId64
+                    ") contradicts the segment's records", path, n, ts, offset);
+            break;
+        }
+        last_ts = ts;
+        last_offset = offset;
         n++;
     }
     fclose(f);
@@ -629,12 +669,15 @@ static void verify_segment(verifier *v, const char *dir, int64_t base)
     v->starts_count = 0;
     int64_t before = v->problems;
     eddy_err err = eddy__segment_walk(data, size, 0, verify_visit, v, &valid_end);
+    v->valid_end = valid_end;
+    v->walk_ok = err == EDDY_OK;
     if (err != EDDY_OK && v->problems == before)
         problem(v, "%s: corrupt batch at byte %" PRId64 " (after offset %" PRId64 "): %s", path,
                 valid_end, v->next_offset - 1,
                 err == EDDY_ERR_END ? "incomplete batch" : eddy_last_error());
     eddy__segment_unmap(data, mapped);
     verify_index(v, dir, base);
+    verify_timeindex(v, dir, base);
 }
 
 static eddy_err verify_topic(eddy_log *log, const char *topic, verifier *v)
@@ -679,6 +722,7 @@ eddy_err eddy_log_verify(eddy_log *log, const char *topic, eddy_log_verify_cb cb
     }
     eddy__free(v.starts);
     eddy__free(v.start_offsets);
+    eddy__free(v.start_max_ts);
     if (problems)
         *problems = v.problems;
     return err;
