@@ -144,6 +144,30 @@ static eddy_err index_read(const char *path, size_t entry_size, uint8_t **data, 
     return EDDY_OK;
 }
 
+/* An index entry's sort key: the offset of an offset-index entry, the timestamp of a
+ * time-index entry. */
+static int64_t entry_key(const uint8_t *entry, size_t entry_size, int64_t base)
+{
+    if (entry_size == EDDY_INDEX_ENTRY_SIZE)
+        return base + eddy__be32_get(entry);
+    return (int64_t)eddy__be64_get(entry);
+}
+
+/* Binary search: how many leading entries have a key below `limit` (keys never decrease). */
+static size_t entries_below(const uint8_t *data, size_t n, size_t entry_size, int64_t base,
+                            int64_t limit)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (entry_key(data + mid * entry_size, entry_size, base) < limit)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 eddy_err eddy__index_lookup(const char *index_path, int64_t base, int64_t target,
                             int64_t *position)
 {
@@ -153,18 +177,12 @@ eddy_err eddy__index_lookup(const char *index_path, int64_t base, int64_t target
     eddy_err err = index_read(index_path, EDDY_INDEX_ENTRY_SIZE, &data, &n);
     if (err != EDDY_OK || n == 0)
         return err;
-    /* Binary search for the last entry with base + relative <= target. */
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int64_t offset = base + eddy__be32_get(data + mid * EDDY_INDEX_ENTRY_SIZE);
-        if (offset <= target)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (lo > 0)
-        *position = eddy__be32_get(data + (lo - 1) * EDDY_INDEX_ENTRY_SIZE + 4);
+    /* The last entry whose offset is <= target. */
+    size_t below = target == INT64_MAX ? n
+                                       : entries_below(data, n, EDDY_INDEX_ENTRY_SIZE, base,
+                                                       target + 1);
+    if (below > 0)
+        *position = eddy__be32_get(data + (below - 1) * EDDY_INDEX_ENTRY_SIZE + 4);
     eddy__free(data);
     return EDDY_OK;
 }
@@ -178,17 +196,10 @@ eddy_err eddy__timeindex_lookup(const char *path, int64_t base, int64_t target_m
     eddy_err err = index_read(path, EDDY_TIMEINDEX_ENTRY_SIZE, &data, &n);
     if (err != EDDY_OK || n == 0)
         return err;
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int64_t ts = (int64_t)eddy__be64_get(data + mid * EDDY_TIMEINDEX_ENTRY_SIZE);
-        if (ts < target_ms)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (lo > 0)
-        *offset = base + eddy__be32_get(data + (lo - 1) * EDDY_TIMEINDEX_ENTRY_SIZE + 8);
+    /* The last entry whose timestamp is < target. */
+    size_t below = entries_below(data, n, EDDY_TIMEINDEX_ENTRY_SIZE, base, target_ms);
+    if (below > 0)
+        *offset = base + eddy__be32_get(data + (below - 1) * EDDY_TIMEINDEX_ENTRY_SIZE + 8);
     eddy__free(data);
     return EDDY_OK;
 }
