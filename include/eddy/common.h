@@ -47,7 +47,8 @@ extern "C" {
     X(BUSY, -16, "resource busy")                                                                  \
     X(STATE, -17, "operation not valid in this state")                                             \
     X(PERMISSION, -18, "permission denied")                                                        \
-    X(END, -19, "end of data")
+    X(END, -19, "end of data")                                                                     \
+    X(SERIALIZATION, -20, "serialization error")
 
 /** Error codes. 0 is success; every failure is negative. */
 typedef enum eddy_err {
@@ -77,6 +78,13 @@ typedef struct eddy_slice {
     const void *data;
     size_t len;
 } eddy_slice;
+
+/**
+ * Frees memory that eddy handed to the caller (eddy_string_dup(), eddy_json_encode(),
+ * descriptions, ...). Such memory must be freed with this function, never with free(): eddy
+ * counts its allocations. NULL is a no-op.
+ */
+EDDY_EXPORT void eddy_free(void *ptr);
 
 /** eddy's version as "MAJOR.MINOR.PATCH"; a static string. */
 EDDY_EXPORT const char *eddy_version(void);

@@ -9,5 +9,6 @@
 #include "eddy/config.h"
 #include "eddy/logging.h"
 #include "eddy/log.h"
+#include "eddy/serde.h"
 
 #endif

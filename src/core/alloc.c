@@ -16,6 +16,7 @@
 #endif
 
 #include "core/alloc.h"
+#include "eddy/common.h"
 
 #include <malloc.h>
 #include <stdatomic.h>
@@ -130,4 +131,9 @@ void eddy__alloc_fail_after(uint64_t n, int persistent)
 uint64_t eddy__alloc_failures_injected(void)
 {
     return atomic_load_explicit(&alloc_failures_injected, memory_order_relaxed);
+}
+
+void eddy_free(void *ptr)
+{
+    eddy__free(ptr);
 }

@@ -41,6 +41,7 @@ TEST(err_name_and_message_for_every_code)
         {EDDY_ERR_STATE, -17, "EDDY_ERR_STATE", "operation not valid in this state"},
         {EDDY_ERR_PERMISSION, -18, "EDDY_ERR_PERMISSION", "permission denied"},
         {EDDY_ERR_END, -19, "EDDY_ERR_END", "end of data"},
+        {EDDY_ERR_SERIALIZATION, -20, "EDDY_ERR_SERIALIZATION", "serialization error"},
     };
     size_t count = sizeof(expected) / sizeof(expected[0]);
     for (size_t i = 0; i < count; i++) {
