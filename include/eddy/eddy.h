@@ -10,5 +10,6 @@
 #include "eddy/logging.h"
 #include "eddy/log.h"
 #include "eddy/serde.h"
+#include "eddy/store.h"
 
 #endif

@@ -52,4 +52,14 @@
  * than allocated, so logging works when memory has run out. */
 #define EDDY_LOG_MESSAGE_MAX 1024
 
+/* State store names become directory names (RocksDB) and part of changelog topic names
+ * (<application.id>-<store>-changelog); Kafka Streams allows [a-zA-Z0-9._-] and Kafka's topic
+ * limit bounds the whole, so a name alone can be no longer than a topic name. */
+#define EDDY_STORE_NAME_MAX 249
+
+/* A state store's keys and values: each entry must fit in one changelog record, so in one batch
+ * (EDDY_BATCH_BYTES_MAX); the memory store keeps their lengths in 32-bit fields. */
+#define EDDY_KV_KEY_BYTES_MAX (16u * 1024u * 1024u)
+#define EDDY_KV_VALUE_BYTES_MAX (16u * 1024u * 1024u)
+
 #endif

@@ -1,0 +1,88 @@
+/* The key-value store seam: the table of operations every store implements, and the wrapper
+ * that turns an implementation into a public eddy_kv_store.
+ *
+ * The public functions in include/eddy/store.h check their arguments, translate prefix scans
+ * and unbounded ranges into one bounds form, keep the list of open iterators (so that closing a
+ * store ends them) and then call the implementation through these tables. An implementation is
+ * the memory store, the RocksDB store, or a decorator (changelogging, record cache, metrics)
+ * that holds an inner eddy_kv_store and forwards to it with the public functions:
+ *
+ *     eddy_kv_store (public handle)          eddy_kv_store (inner)
+ *       ops -> cache decorator ops   --->      ops -> rocksdb ops
+ *       self -> decorator state                self -> rocksdb state
+ *
+ * Arguments reaching an implementation are already checked: keys are non-null and within
+ * EDDY_KV_KEY_BYTES_MAX, values passed to put are non-null (a null value arrives as remove) and
+ * within EDDY_KV_VALUE_BYTES_MAX. */
+#ifndef EDDY_STORE_STORE_H
+#define EDDY_STORE_STORE_H
+
+#include <stdint.h>
+
+#include "eddy/store.h"
+
+/* Which keys an iterator visits: from <= key (when from is non-null), key <= to or key < to (as
+ * to_inclusive says, when to is non-null), ascending or descending. The slices are borrowed for
+ * the call that opens the iterator: an implementation copies what it keeps. */
+typedef struct eddy__kv_bounds {
+    eddy_slice from;
+    eddy_slice to;
+    int to_inclusive;
+    int reverse;
+} eddy__kv_bounds;
+
+/* An implementation's iterator. next returns EDDY_OK with key and value valid until the next
+ * call on the iterator, EDDY_ERR_END (again on every later call), or an error set with
+ * eddy__fail. destroy frees it; it is called before the store's close when the store is closed
+ * first. */
+typedef struct eddy__kv_iter_ops {
+    eddy_err (*next)(void *iter, eddy_slice *key, eddy_slice *value);
+    void (*destroy)(void *iter);
+} eddy__kv_iter_ops;
+
+/* An implementation's store operations; self is the pointer given to eddy__kv_store_wrap.
+ * get returns EDDY_ERR_NOT_FOUND without a message for an absent key, and sets *value to a null
+ * slice whenever it does not return EDDY_OK. iter_open sets *iter_ops and *iter on success.
+ * close frees self (its iterators are already destroyed). */
+typedef struct eddy__kv_store_ops {
+    eddy_err (*get)(void *self, eddy_slice key, eddy_slice *value);
+    eddy_err (*put)(void *self, eddy_slice key, eddy_slice value);
+    eddy_err (*remove)(void *self, eddy_slice key);
+    eddy_err (*iter_open)(void *self, const eddy__kv_bounds *bounds,
+                          const eddy__kv_iter_ops **iter_ops, void **iter);
+    eddy_err (*approximate_count)(void *self, uint64_t *count);
+    eddy_err (*flush)(void *self);
+    void (*close)(void *self);
+} eddy__kv_store_ops;
+
+/* Makes a public store of an implementation. name (copied) must already be valid. On success
+ * the store owns self and frees it through ops->close; on failure (EDDY_ERR_NO_MEMORY) the
+ * caller still owns self. ops must outlive the store (a static table). */
+eddy_err eddy__kv_store_wrap(const char *name, const eddy__kv_store_ops *ops, void *self,
+                             eddy_kv_store **out);
+
+/* The implementation state behind a store (for a decorator that knows what it wraps, and for
+ * tests). */
+void *eddy__kv_store_self(const eddy_kv_store *store);
+
+/* Checks a store name: 1 to EDDY_STORE_NAME_MAX characters from [a-zA-Z0-9._-], not "." or "..".
+ * EDDY_ERR_INVALID_ARGUMENT with a message quoting the name otherwise. */
+eddy_err eddy__kv_store_name_check(const char *name);
+
+/* Unsigned lexicographic order of two byte strings, shorter first on a common prefix (Kafka's
+ * Bytes.compareTo): negative, zero or positive. */
+static inline int eddy__kv_compare(const void *a, size_t a_len, const void *b, size_t b_len)
+{
+    size_t common = a_len < b_len ? a_len : b_len;
+    int c = common ? __builtin_memcmp(a, b, common) : 0;
+    if (c != 0)
+        return c;
+    return (a_len > b_len) - (a_len < b_len);
+}
+
+/* For tests of the memory store: checks every invariant of its hash table and B+tree (order,
+ * separators, fill, leaf links, counts), returning EDDY_ERR_CORRUPT with a message naming the
+ * first one broken. */
+eddy_err eddy__kv_memory_check(eddy_kv_store *store);
+
+#endif

@@ -1,0 +1,336 @@
+/* The processor graph behind streams.h, and the finished topology the runtime reads.
+ *
+ * The DSL (builder.c) turns each operator into one or more processor nodes, exactly as Kafka
+ * Streams' InternalStreamsBuilder does, so that names, numbering and sub-topologies come out
+ * the same. Nodes live in builder->nodes in creation order and refer to each other, to stores
+ * and to topics by index. Building (build.c) checks the whole graph, orders it as Kafka writes
+ * it to its InternalTopologyBuilder, cuts it into sub-topologies (connected components of
+ * parent edges and shared stores), and computes Kafka's description order (describe.c prints
+ * it). The runtime then reads the eddy__topology that eddy__builder_build() returns:
+ *
+ *     builder ──build──> eddy__topology ── subtopologies[] ── nodes (description order)
+ *                                       │                  ├─ source / sink / repartition topics
+ *                                       │                  └─ stores
+ *                                       ├─ nodes[] (kind, op, callbacks, parents, children)
+ *                                       ├─ stores[] (kind, changelog), topics[] (internal?)
+ *                                       └─ copartition groups (topic lists)
+ *
+ * Everything the topology points to belongs to the builder and lives until
+ * eddy_builder_destroy(); a later operator on the builder invalidates a built topology (build
+ * again). */
+#ifndef EDDY_TOPOLOGY_TOPOLOGY_H
+#define EDDY_TOPOLOGY_TOPOLOGY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "eddy/streams.h"
+
+/* Limits of one topology (beside core/limits.h, which belongs to the core). A topology with
+ * more processors than this is a generated-code bug, not a service; the bound keeps every
+ * loop over the graph, and the name counter's 10 digits, far from overflow. */
+#define EDDY__TOPOLOGY_NODES_MAX 100000
+/* Kafka's limit on processor and store names (Named.MAX_NAME_LENGTH). */
+#define EDDY__NAME_MAX 249
+/* Topics one source may read. */
+#define EDDY__SOURCE_TOPICS_MAX 1024
+/* Stores one user processor may be connected to. */
+#define EDDY__PROCESSOR_STORES_MAX 1024
+
+/* "No index": a node, store, topic or graph node that is absent. */
+#define EDDY__NONE UINT32_MAX
+
+/* What a node does. The runtime switches on this; the description only needs the node type
+ * (source, processor, sink) that eddy__op_type() gives. */
+typedef enum eddy__op {
+    EDDY__OP_SOURCE,              /* reads topics (stream, table, global or repartition source) */
+    EDDY__OP_SINK,                /* writes a topic, or the topic an extractor picks */
+    EDDY__OP_FILTER,              /* predicate true: forward */
+    EDDY__OP_FILTER_NOT,          /* predicate false: forward */
+    EDDY__OP_MAP,                 /* map_fn: one eddy_forward */
+    EDDY__OP_MAP_VALUES,          /* map_fn: one eddy_forward_value */
+    EDDY__OP_FLAT_MAP,            /* map_fn: n eddy_forward */
+    EDDY__OP_FLAT_MAP_VALUES,     /* map_fn: n eddy_forward_value */
+    EDDY__OP_SELECT_KEY,          /* key_fn: new key, same value (also group_by's selector) */
+    EDDY__OP_PEEK,                /* action_fn, then forward */
+    EDDY__OP_FOREACH,             /* action_fn; terminal */
+    EDDY__OP_MERGE,               /* forward from every parent */
+    EDDY__OP_SPLIT,               /* first child branch whose predicate holds (branch order) */
+    EDDY__OP_BRANCH,              /* pass-through child of a split; predicate NULL: default */
+    EDDY__OP_REPARTITION_FILTER,  /* pass-through in front of a repartition sink (Kafka's) */
+    EDDY__OP_PROCESS,             /* user processor (def) */
+    EDDY__OP_STREAM_COUNT,        /* store: key -> int64 count */
+    EDDY__OP_STREAM_REDUCE,       /* store: key -> reduced value */
+    EDDY__OP_STREAM_AGGREGATE,    /* store: key -> aggregate */
+    EDDY__OP_TABLE_SOURCE,        /* materializes (if store) and forwards changes */
+    EDDY__OP_TABLE_FILTER,        /* predicate; a filtered-out row forwards a deletion */
+    EDDY__OP_TABLE_FILTER_NOT,    /* as TABLE_FILTER, predicate negated */
+    EDDY__OP_TABLE_MAP_VALUES,    /* map_fn on the value of each change */
+    EDDY__OP_TABLE_TO_STREAM,     /* changes -> records */
+    EDDY__OP_TABLE_SELECT,        /* map_fn on new and old value: (key', value') pairs */
+    EDDY__OP_TABLE_COUNT,         /* store: +1 adder side, -1 subtractor side */
+    EDDY__OP_TABLE_REDUCE,        /* store: reducer adder / subtractor */
+    EDDY__OP_TABLE_AGGREGATE,     /* store: initializer, aggregator adder / subtractor */
+    EDDY__OP_JOIN_TABLE,          /* stream record x table getter store (inner) */
+    EDDY__OP_LEFT_JOIN_TABLE,     /* stream record x table getter store (left) */
+    EDDY__OP_JOIN_GLOBAL,         /* key_fn -> global store lookup (inner) */
+    EDDY__OP_LEFT_JOIN_GLOBAL,    /* key_fn -> global store lookup (left) */
+    EDDY__OP_GLOBAL_TABLE_SOURCE, /* keeps a global store up to date */
+} eddy__op;
+
+typedef enum eddy__node_type {
+    EDDY__NODE_SOURCE,
+    EDDY__NODE_PROCESSOR,
+    EDDY__NODE_SINK,
+} eddy__node_type;
+
+/* A growable array of indices. */
+typedef struct eddy__ids {
+    uint32_t *items;
+    uint32_t count;
+    uint32_t capacity;
+} eddy__ids;
+
+typedef struct eddy__node {
+    char *name;
+    eddy__op op;
+    uint32_t graph_node;           /* the graph node that writes it (build order) */
+    eddy__ids parents;             /* in the order Kafka passes predecessors */
+    eddy__ids children;            /* in creation order */
+    eddy__ids stores;              /* connected stores, in connection order */
+    eddy__ids topics;              /* SOURCE: the topics read */
+    uint32_t sink_topic;           /* SINK: the topic written, or EDDY__NONE with an extractor */
+    const eddy_serde *key_serde;   /* SOURCE/SINK: NULL = application default */
+    const eddy_serde *value_serde; /* SOURCE/SINK */
+
+    /* Callbacks: which are set depends on op (see eddy__op). */
+    eddy_predicate_fn predicate;
+    eddy_map_fn map;
+    eddy_key_fn key;
+    eddy_action_fn action;
+    eddy_initializer_fn initializer;
+    eddy_aggregator_fn aggregator; /* aggregate; table adder */
+    eddy_aggregator_fn subtractor; /* table aggregate */
+    eddy_reducer_fn reducer;       /* reduce; table reduce adder */
+    eddy_reducer_fn reducer_subtractor;
+    eddy_joiner_fn joiner;
+    eddy_topic_extractor_fn extractor;
+    eddy_processor_def def; /* PROCESS; def.name is NULL (the name is `name`) */
+    void *opaque;
+
+    uint32_t store;      /* aggregations, TABLE_SOURCE (once materialized), GLOBAL_TABLE_SOURCE */
+    uint32_t join_store; /* JOIN_TABLE/LEFT_JOIN_TABLE: the table's store; *_GLOBAL: global store */
+    char *pending_store; /* TABLE_SOURCE: the store name, until an operator materializes it */
+    uint32_t renamed_with[2]; /* nodes renamed along with this one (see eddy_table_named) */
+    const char *rename_suffix[2];
+
+    /* Filled by build. */
+    int32_t subtopology;
+    uint32_t write_position;        /* position in Kafka's write order (nodeFactories) */
+    eddy__ids description_children; /* "-->" in Kafka's order */
+    eddy__ids description_parents;  /* "<--" in Kafka's order */
+} eddy__node;
+
+typedef struct eddy__store {
+    char *name;
+    eddy_store_kind kind;
+    bool changelog;        /* logged to <application.id>-<name>-changelog */
+    bool global;           /* a global table's store: filled from its topic, no changelog */
+    uint32_t global_topic; /* global: the topic it is read from */
+    const eddy_serde *key_serde;
+    const eddy_serde *value_serde;
+    int32_t subtopology; /* filled by build */
+} eddy__store;
+
+typedef struct eddy__topic {
+    char *name;         /* internal: without the "<application.id>-" prefix */
+    bool internal;      /* a repartition topic */
+    bool global;        /* read by a global table */
+    int32_t partitions; /* internal: requested partition count, 0 = as its inputs */
+} eddy__topic;
+
+/* One sub-topology (or global store group) of the built topology. */
+typedef struct eddy__subtopology {
+    int32_t id;
+    bool global;                  /* a global store's group: no tasks, read by every instance */
+    eddy__ids nodes;              /* in Kafka's description order */
+    eddy__ids source_topics;      /* every topic its sources read (internal ones too) */
+    eddy__ids sink_topics;        /* every static topic its sinks write */
+    eddy__ids repartition_topics; /* the internal topics among source_topics */
+    eddy__ids stores;
+} eddy__subtopology;
+
+/* The built topology; see the file comment. */
+typedef struct eddy__topology {
+    const eddy__node *nodes;
+    uint32_t node_count;
+    const eddy__store *stores;
+    uint32_t store_count;
+    const eddy__topic *topics;
+    uint32_t topic_count;
+    const eddy__subtopology *subtopologies;
+    uint32_t subtopology_count;
+    const eddy__ids *copartition_groups; /* topic indices; overlapping groups merged */
+    uint32_t copartition_group_count;
+} eddy__topology;
+
+/* A node in Kafka's InternalStreamsBuilder graph: one DSL operator, writing one or more
+ * processors. Kept only to reproduce the order in which Kafka writes processors. */
+typedef struct eddy__graph_node {
+    uint64_t priority; /* build priority: reset each time the node is added to a parent */
+    eddy__ids parents;
+    eddy__ids children; /* may hold a child twice, as Kafka's */
+    eddy__ids members;  /* processor nodes, in write order */
+} eddy__graph_node;
+
+/* Handles: one struct for every public handle type. */
+typedef enum eddy__handle_kind {
+    EDDY__HANDLE_STREAM,
+    EDDY__HANDLE_TABLE,
+    EDDY__HANDLE_GROUPED_STREAM,
+    EDDY__HANDLE_GROUPED_TABLE,
+    EDDY__HANDLE_GLOBAL_TABLE,
+    EDDY__HANDLE_BRANCHES,
+    EDDY__HANDLE_SINK,
+    EDDY__HANDLE_KINDS
+} eddy__handle_kind;
+
+typedef struct eddy__handle {
+    eddy_builder *builder;
+    eddy__handle_kind kind;
+    bool dead;           /* an operator failed: operators on it do nothing */
+    uint32_t node;       /* the node that produced it */
+    uint32_t graph_node; /* its graph node (children attach to it) */
+    const eddy_serde *key_serde;
+    const eddy_serde *value_serde;
+    bool repartition_required; /* keys changed upstream */
+    eddy__ids source_nodes;    /* Kafka's subTopologySourceNodes: for co-partitioning */
+    /* Streams: the repartition made for a join, reused by later joins (Kafka's). */
+    uint32_t join_repartition_graph_node;
+    uint32_t join_repartition_source;
+    /* Grouped streams and tables. */
+    char *grouped_name;
+    uint32_t select_node;            /* group_by's key selector, renamed by eddy_grouped_named */
+    uint32_t repartition_graph_node; /* reused when the grouping is named */
+    uint32_t repartition_source;
+    bool aggregated;
+    /* Tables: the materialized store, if any (getter stores are found through parents). */
+    uint32_t store;
+    /* Global tables. */
+    uint32_t global_store;
+    /* Branches. */
+    char *prefix;
+    uint32_t branch_count;
+    bool default_added;
+} eddy__handle;
+
+struct eddy_builder {
+    eddy_err error; /* first error; EDDY_OK while none */
+    char *error_message;
+    uint64_t name_counter; /* Kafka's index: one per generated name */
+    uint64_t priority_counter;
+    eddy__node *nodes;
+    uint32_t node_count, node_capacity;
+    eddy__graph_node *graph_nodes; /* [0] is the root */
+    uint32_t graph_node_count, graph_node_capacity;
+    eddy__store *stores;
+    uint32_t store_count, store_capacity;
+    eddy__topic *topics;
+    uint32_t topic_count, topic_capacity;
+    eddy__ids *copartition_sources; /* groups of source nodes, as Kafka records them */
+    uint32_t copartition_count, copartition_capacity;
+    struct eddy__store_option {
+        char *name;
+        eddy_store_kind kind;
+        bool changelog;
+    } * store_options;
+    uint32_t store_option_count, store_option_capacity;
+    eddy__handle **handles;
+    uint32_t handle_count, handle_capacity;
+    eddy__handle dead[EDDY__HANDLE_KINDS]; /* returned when an operator fails */
+
+    /* The built topology (build.c); valid while built is true. */
+    bool built;
+    eddy__topology topology;
+    eddy__subtopology *subtopologies;
+    uint32_t subtopology_count;
+    eddy__ids *copartition_groups;
+    uint32_t copartition_group_count;
+};
+
+/* ---- builder.c ---- */
+
+eddy__node_type eddy__op_type(eddy__op op);
+
+/* Records the builder's first error (later ones are ignored) and returns it. */
+eddy_err eddy__builder_fail(eddy_builder *builder, eddy_err err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Appends to an index array. EDDY_ERR_NO_MEMORY when it cannot grow. */
+eddy_err eddy__ids_push(eddy__ids *ids, uint32_t id);
+bool eddy__ids_contains(const eddy__ids *ids, uint32_t id);
+void eddy__ids_free(eddy__ids *ids);
+
+/* ---- build.c ---- */
+
+/* Checks and builds the topology (see the file comment). The result belongs to the builder;
+ * valid until the next operator on it or its destruction.
+ * EDDY_OK; the builder's first error; EDDY_ERR_EXISTS for a name or repartition topic used
+ * twice; EDDY_ERR_NOT_FOUND for store options naming no store; EDDY_ERR_NO_MEMORY. */
+eddy_err eddy__builder_build(eddy_builder *builder, const eddy__topology **out);
+
+/* Frees what build made (the builder calls it before changing and at destruction). */
+void eddy__builder_unbuild(eddy_builder *builder);
+
+/* "<application.id>-<name>" for internal topics, the name for others. Returns the length
+ * snprintf would write (truncated to size). */
+int eddy__topic_full_name(const eddy__topic *topic, const char *application_id, char *buf,
+                          size_t size);
+
+/* "<application.id>-<store>-changelog". */
+int eddy__store_changelog_name(const eddy__store *store, const char *application_id, char *buf,
+                               size_t size);
+
+/* ---- java_order.c: Java collection orders Kafka's description inherits ---- */
+
+/* Java's String.hashCode for an ASCII string. */
+int32_t eddy__java_string_hash(const char *s);
+
+/* The iteration order of a java.util.HashMap/HashSet into which `names[0..count)` were put in
+ * order, created with `initial_capacity` (16 for `new HashMap<>()`; for a copy constructor,
+ * eddy__java_copy_capacity(count)). Writes the permutation to order (count entries). */
+eddy_err eddy__java_hash_order(const char *const *names, uint32_t count, uint32_t initial_capacity,
+                               uint32_t *order);
+
+/* The table capacity of `new HashSet<>(collection of count)`. */
+uint32_t eddy__java_copy_capacity(uint32_t count);
+
+/* A java.util.TreeSet (red-black tree) whose comparator reads mutable state, reproduced with
+ * its exact insertion behaviour: Kafka's description sorts node sets by sizes that change
+ * while the sets are filled, so the order printed depends on the tree's shape. */
+typedef struct eddy__java_tree {
+    struct eddy__java_tree_entry {
+        uint32_t key;
+        uint32_t left, right, parent; /* EDDY__NONE = null */
+        bool red;
+    } * entries;
+    uint32_t count, capacity;
+    uint32_t root;
+} eddy__java_tree;
+
+typedef int (*eddy__java_compare_fn)(uint32_t a, uint32_t b, void *opaque);
+
+/* Adds key unless the comparator finds it equal to an entry (returns EDDY_OK either way). */
+eddy_err eddy__java_tree_add(eddy__java_tree *tree, uint32_t key, eddy__java_compare_fn compare,
+                             void *opaque);
+/* The keys in order. */
+eddy_err eddy__java_tree_keys(const eddy__java_tree *tree, eddy__ids *out);
+void eddy__java_tree_free(eddy__java_tree *tree);
+
+/* ---- describe.c ---- */
+
+eddy_err eddy__describe_text(const eddy_builder *builder, char **out);
+eddy_err eddy__describe_dot(const eddy_builder *builder, char **out);
+
+#endif
