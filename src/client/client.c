@@ -20,13 +20,13 @@
  * 0.2 M against 2.5 M records/s of 100 bytes here). Ranges: linger.ms is librdkafka's; a full
  * batch plus the batch header must stay within the largest batch the log accepts. */
 #define LINGER_MS_DEFAULT 5
-#define LINGER_MS_MAX 900000
+#define LINGER_MS_MAX EDDY_PRODUCER_LINGER_MS_MAX
 #define BATCH_BYTES_DEFAULT 1000000
-#define BATCH_BYTES_MAX ((int64_t)EDDY_BATCH_BYTES_MAX - 1024)
+#define BATCH_BYTES_MAX EDDY_PRODUCER_BATCH_BYTES_MAX
 #define QUEUE_RECORDS_DEFAULT 100000
-#define QUEUE_RECORDS_MAX 10000000
+#define QUEUE_RECORDS_MAX EDDY_PRODUCER_QUEUE_RECORDS_MAX
 #define AUTO_COMMIT_INTERVAL_MS_DEFAULT 5000
-#define AUTO_COMMIT_INTERVAL_MS_MAX 86400000
+#define AUTO_COMMIT_INTERVAL_MS_MAX EDDY_AUTO_COMMIT_INTERVAL_MS_MAX
 
 /* ------------------------------------------------------------------------------------------ */
 /* Client                                                                                     */

@@ -42,6 +42,15 @@
  * two million partitions, far beyond any group, and is checked before allocating. */
 #define EDDY_GROUP_OFFSETS_BYTES_MAX (64u * 1024u * 1024u)
 
+/* Producer and consumer settings (client seam), shared by config validation and the client:
+ * linger.ms and auto.commit.interval.ms have librdkafka's ranges; a producer batch must fit one
+ * RecordBatch with room for its header; the queue bound keeps a stalled producer's memory
+ * finite. */
+#define EDDY_PRODUCER_LINGER_MS_MAX 900000
+#define EDDY_PRODUCER_BATCH_BYTES_MAX ((int64_t)EDDY_BATCH_BYTES_MAX - 1024)
+#define EDDY_PRODUCER_QUEUE_RECORDS_MAX 10000000
+#define EDDY_AUTO_COMMIT_INTERVAL_MS_MAX 86400000
+
 /* Length of a properties-file line and of a config value. */
 #define EDDY_CONFIG_LINE_MAX 4096
 

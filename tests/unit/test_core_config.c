@@ -233,23 +233,23 @@ TEST(config_get_i64_defaults_and_ranges)
 {
     eddy_config *config = eddy_config_new();
     int64_t value = 0;
-    EXPECT_OK(eddy_config_get_i64(config, "linger.ms", 5, 0, 1000, &value));
+    EXPECT_OK(eddy_config_get_i64(config, "custom.delay.ms", 5, 0, 1000, &value));
     EXPECT_EQ(value, 5);
-    EXPECT_OK(eddy_config_set(config, "linger.ms", "250"));
-    EXPECT_OK(eddy_config_get_i64(config, "linger.ms", 5, 0, 1000, &value));
+    EXPECT_OK(eddy_config_set(config, "custom.delay.ms", "250"));
+    EXPECT_OK(eddy_config_get_i64(config, "custom.delay.ms", 5, 0, 1000, &value));
     EXPECT_EQ(value, 250);
 
     value = 77;
-    EXPECT_ERR(eddy_config_get_i64(config, "linger.ms", 5, 0, 100, &value), EDDY_ERR_CONFIG);
-    EXPECT_STREQ(eddy_last_error(), "config linger.ms: '250' is out of range (0 to 100)");
+    EXPECT_ERR(eddy_config_get_i64(config, "custom.delay.ms", 5, 0, 100, &value), EDDY_ERR_CONFIG);
+    EXPECT_STREQ(eddy_last_error(), "config custom.delay.ms: '250' is out of range (0 to 100)");
     EXPECT_EQ(value, 77); /* untouched on failure */
-    EXPECT_ERR(eddy_config_get_i64(config, "linger.ms", 5, 251, INT64_MAX, &value),
+    EXPECT_ERR(eddy_config_get_i64(config, "custom.delay.ms", 5, 251, INT64_MAX, &value),
                EDDY_ERR_CONFIG);
-    EXPECT_STREQ(eddy_last_error(), "config linger.ms: '250' is out of range (minimum 251)");
+    EXPECT_STREQ(eddy_last_error(), "config custom.delay.ms: '250' is out of range (minimum 251)");
 
-    EXPECT_OK(eddy_config_set(config, "linger.ms", "soon"));
-    EXPECT_ERR(eddy_config_get_i64(config, "linger.ms", 5, 0, 1000, &value), EDDY_ERR_CONFIG);
-    EXPECT_STREQ(eddy_last_error(), "config linger.ms: 'soon' is not an integer");
+    EXPECT_OK(eddy_config_set(config, "custom.delay.ms", "soon"));
+    EXPECT_ERR(eddy_config_get_i64(config, "custom.delay.ms", 5, 0, 1000, &value), EDDY_ERR_CONFIG);
+    EXPECT_STREQ(eddy_last_error(), "config custom.delay.ms: 'soon' is not an integer");
 
     EXPECT_OK(eddy_config_set(config, "big", "-9223372036854775808"));
     EXPECT_OK(eddy_config_get_i64(config, "big", 0, INT64_MIN, INT64_MAX, &value));
