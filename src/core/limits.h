@@ -51,6 +51,16 @@
 #define EDDY_PRODUCER_QUEUE_RECORDS_MAX 10000000
 #define EDDY_AUTO_COMMIT_INTERVAL_MS_MAX 86400000
 
+/* Processors in one topology: more is a generated-code bug, not a service; the bound keeps
+ * every loop over the graph, and the 10-digit name counter, far from overflow. */
+#define EDDY_TOPOLOGY_NODES_MAX 100000
+/* Processor and store names: Kafka's Named.MAX_NAME_LENGTH. */
+#define EDDY_TOPOLOGY_NAME_MAX 249
+/* Topics one source may read. */
+#define EDDY_TOPOLOGY_SOURCE_TOPICS_MAX 1024
+/* Stores one user processor may be connected to. */
+#define EDDY_TOPOLOGY_PROCESSOR_STORES_MAX 1024
+
 /* Length of a properties-file line and of a config value. */
 #define EDDY_CONFIG_LINE_MAX 4096
 

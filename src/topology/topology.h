@@ -25,18 +25,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/limits.h"
 #include "eddy/streams.h"
 
-/* Limits of one topology (beside core/limits.h, which belongs to the core). A topology with
- * more processors than this is a generated-code bug, not a service; the bound keeps every
- * loop over the graph, and the name counter's 10 digits, far from overflow. */
-#define EDDY__TOPOLOGY_NODES_MAX 100000
-/* Kafka's limit on processor and store names (Named.MAX_NAME_LENGTH). */
-#define EDDY__NAME_MAX 249
-/* Topics one source may read. */
-#define EDDY__SOURCE_TOPICS_MAX 1024
-/* Stores one user processor may be connected to. */
-#define EDDY__PROCESSOR_STORES_MAX 1024
+/* Limits of one topology: core/limits.h (EDDY_TOPOLOGY_*), under the names this module uses. */
+#define EDDY__TOPOLOGY_NODES_MAX EDDY_TOPOLOGY_NODES_MAX
+#define EDDY__NAME_MAX EDDY_TOPOLOGY_NAME_MAX
+#define EDDY__SOURCE_TOPICS_MAX EDDY_TOPOLOGY_SOURCE_TOPICS_MAX
+#define EDDY__PROCESSOR_STORES_MAX EDDY_TOPOLOGY_PROCESSOR_STORES_MAX
 
 /* "No index": a node, store, topic or graph node that is absent. */
 #define EDDY__NONE UINT32_MAX
