@@ -542,14 +542,15 @@ eddy_err eddy_builder_check(eddy_builder *builder)
 /* ------------------------------------------------------------------------------------------ */
 /* Handles made by operators                                                                  */
 
-/* A new stream handle for `node`/`graph`, inheriting what flows through from `from` (a stream,
- * table or grouped handle); serdes and the repartition flag are set by the caller. */
-static eddy__handle *stream_handle(eddy_builder *builder, const eddy__handle *from, uint32_t node,
-                                   uint32_t graph, const char *function)
+/* A new handle of `kind` for `node`/`graph`, inheriting the serdes and source nodes of `from`
+ * (a stream, table or grouped handle, or NULL). */
+static eddy__handle *derived_handle(eddy_builder *builder, eddy__handle_kind kind,
+                                    const eddy__handle *from, uint32_t node, uint32_t graph,
+                                    const char *function)
 {
     if (node == EDDY__NONE)
-        return dead_handle(builder, EDDY__HANDLE_STREAM);
-    eddy__handle *out = handle_new(builder, EDDY__HANDLE_STREAM, function);
+        return dead_handle(builder, kind);
+    eddy__handle *out = handle_new(builder, kind, function);
     if (out->dead)
         return out;
     out->node = node;
@@ -557,34 +558,29 @@ static eddy__handle *stream_handle(eddy_builder *builder, const eddy__handle *fr
     if (from) {
         out->key_serde = from->key_serde;
         out->value_serde = from->value_serde;
-        out->repartition_required = from->repartition_required;
         if (ids_copy(&out->source_nodes, &from->source_nodes) != EDDY_OK) {
             fail_no_memory(builder, function);
-            return dead_handle(builder, EDDY__HANDLE_STREAM);
+            return dead_handle(builder, kind);
         }
     }
+    return out;
+}
+
+/* A stream handle also inherits whether a key change upstream requires a repartition. */
+static eddy__handle *stream_handle(eddy_builder *builder, const eddy__handle *from, uint32_t node,
+                                   uint32_t graph, const char *function)
+{
+    eddy__handle *out =
+        derived_handle(builder, EDDY__HANDLE_STREAM, from, node, graph, function);
+    if (!out->dead && from)
+        out->repartition_required = from->repartition_required;
     return out;
 }
 
 static eddy__handle *table_handle(eddy_builder *builder, const eddy__handle *from, uint32_t node,
                                   uint32_t graph, const char *function)
 {
-    if (node == EDDY__NONE)
-        return dead_handle(builder, EDDY__HANDLE_TABLE);
-    eddy__handle *out = handle_new(builder, EDDY__HANDLE_TABLE, function);
-    if (out->dead)
-        return out;
-    out->node = node;
-    out->graph_node = graph;
-    if (from) {
-        out->key_serde = from->key_serde;
-        out->value_serde = from->value_serde;
-        if (ids_copy(&out->source_nodes, &from->source_nodes) != EDDY_OK) {
-            fail_no_memory(builder, function);
-            return dead_handle(builder, EDDY__HANDLE_TABLE);
-        }
-    }
-    return out;
+    return derived_handle(builder, EDDY__HANDLE_TABLE, from, node, graph, function);
 }
 
 /* One processor under `in` (a live stream or table): the common shape of most operators. */
