@@ -283,9 +283,14 @@ EDDY_EXPORT eddy_err eddy_log_consumer_assign(eddy_log_consumer *consumer, const
                                               int32_t partition, int64_t offset);
 
 /**
- * The next record from any assigned partition, waiting up to @p timeout_ms (-1 forever).
- * Also runs the group protocol: rebalance callbacks are called from here.
- * @return EDDY_OK; EDDY_ERR_TIMED_OUT when nothing arrived; EDDY_ERR_CORRUPT (see reader).
+ * The next record from any assigned partition that is not paused, waiting up to @p timeout_ms
+ * (-1 forever). Also runs the group protocol: rebalance callbacks are called from here.
+ * @param record filled as documented at ::eddy_record. NULL runs the group protocol only: one
+ *        round of it (rebalances, their callbacks) without reading a record, so no position
+ *        moves, and without waiting (@p timeout_ms is ignored); it returns EDDY_OK, or the
+ *        protocol's error. A manually assigned consumer has no protocol: EDDY_OK at once.
+ * @return EDDY_OK; EDDY_ERR_TIMED_OUT when nothing arrived; EDDY_ERR_CORRUPT (see reader);
+ *         EDDY_ERR_STATE when neither subscribed nor assigned, or called from a callback.
  */
 EDDY_EXPORT eddy_err eddy_log_consumer_poll(eddy_log_consumer *consumer, int timeout_ms,
                                             eddy_record *record);
@@ -294,10 +299,79 @@ EDDY_EXPORT eddy_err eddy_log_consumer_poll(eddy_log_consumer *consumer, int tim
  *  partition to the group. EDDY_ERR_STATE without a group. */
 EDDY_EXPORT eddy_err eddy_log_consumer_commit(eddy_log_consumer *consumer);
 
-/** Commits one offset for one partition (the offset of the next record to read). */
+/** Commits one offset for one partition (the offset of the next record to read): as
+ *  eddy_log_consumer_commit_offsets() with one entry. */
 EDDY_EXPORT eddy_err eddy_log_consumer_commit_offset(eddy_log_consumer *consumer,
                                                      const char *topic, int32_t partition,
                                                      int64_t offset);
+
+/**
+ * Commits @p count offsets (each the offset of the next record to read of @p partitions[i]) in
+ * one durable write: all of them or, on error, none. Offsets of partitions not listed stay as
+ * they were (commits merge). A partition listed twice gets its last offset. Both arrays are
+ * read during the call only.
+ * @return EDDY_OK (also for @p count 0); EDDY_ERR_STATE without a group id, or when the
+ *         consumer is subscribed and a listed partition is not assigned to it (a member
+ *         commits only partitions it owns; the message names the partition; nothing is
+ *         written); EDDY_ERR_INVALID_ARGUMENT naming a bad topic, partition or negative offset;
+ *         EDDY_ERR_IO / EDDY_ERR_NO_SPACE when the write or its sync failed (the previous
+ *         offsets stay); EDDY_ERR_NO_MEMORY.
+ */
+EDDY_EXPORT eddy_err eddy_log_consumer_commit_offsets(eddy_log_consumer *consumer,
+                                                      const eddy_topic_partition *partitions,
+                                                      const int64_t *offsets, size_t count);
+
+/**
+ * Pauses assigned partitions: poll returns no records from them until they are resumed. A
+ * paused partition keeps its position and stays assigned (a subscribed member keeps it in the
+ * group; rebalances go on). Pausing a paused partition does nothing. A partition that leaves
+ * the assignment forgets its pause: when it is assigned again (ASSIGN, or
+ * eddy_log_consumer_assign() again) it starts unpaused. May be called from a rebalance callback.
+ * @param partitions @p count partitions, read during the call only.
+ * @return EDDY_OK; EDDY_ERR_STATE naming the first listed partition that is not assigned to
+ *         the consumer (unlike librdkafka, which ignores it); then nothing is paused.
+ */
+EDDY_EXPORT eddy_err eddy_log_consumer_pause(eddy_log_consumer *consumer,
+                                             const eddy_topic_partition *partitions, size_t count);
+
+/** Resumes paused partitions: poll reads them again from the position they kept. Resuming a
+ *  partition that is not paused does nothing. Errors as eddy_log_consumer_pause(). */
+EDDY_EXPORT eddy_err eddy_log_consumer_resume(eddy_log_consumer *consumer,
+                                              const eddy_topic_partition *partitions, size_t count);
+
+/**
+ * Moves an assigned partition's position (subscribed or manual) to @p offset, or to
+ * EDDY_OFFSET_BEGINNING / EDDY_OFFSET_END; the next record poll returns from it has that
+ * offset. An offset outside the log is not an error here: the next read of the partition
+ * resets it per auto.offset.reset (or fails with EDDY_ERR_OFFSET_OUT_OF_RANGE for none), as
+ * Kafka does. A paused partition stays paused. May be called from a rebalance callback.
+ * @return EDDY_OK; EDDY_ERR_STATE naming the partition when it is not assigned;
+ *         EDDY_ERR_INVALID_ARGUMENT for another negative offset.
+ */
+EDDY_EXPORT eddy_err eddy_log_consumer_seek(eddy_log_consumer *consumer, const char *topic,
+                                            int32_t partition, int64_t offset);
+
+/**
+ * An assigned partition's position: the offset of the next record poll would return from it.
+ * A start not yet resolved (the committed offset, beginning, end, auto.offset.reset) is
+ * resolved now, and polls then read from there.
+ * @param offset receives the position.
+ * @return EDDY_OK; EDDY_ERR_STATE naming the partition when it is not assigned;
+ *         EDDY_ERR_OFFSET_OUT_OF_RANGE when the start is out of range and auto.offset.reset is
+ *         none; EDDY_ERR_UNKNOWN_TOPIC when the topic was deleted.
+ */
+EDDY_EXPORT eddy_err eddy_log_consumer_position(eddy_log_consumer *consumer, const char *topic,
+                                                int32_t partition, int64_t *offset);
+
+/**
+ * Drops every manual assignment (eddy_log_consumer_assign()); the consumer is then neither
+ * assigned nor subscribed, and may assign again or (with a group id) subscribe. With a group
+ * id and enable.auto.commit, the positions are committed first, as on destroy.
+ * @return EDDY_OK (also when nothing is assigned); EDDY_ERR_STATE while subscribed (leave the
+ *         group with eddy_log_consumer_destroy()); the commit's error, and then the assignment
+ *         is unchanged.
+ */
+EDDY_EXPORT eddy_err eddy_log_consumer_unassign(eddy_log_consumer *consumer);
 
 /** The consumer's current assignment; the array is valid until the next poll.  */
 EDDY_EXPORT eddy_err eddy_log_consumer_assignment(eddy_log_consumer *consumer,

@@ -72,7 +72,9 @@
  * slot locks at most every GROUP_PROBE_INTERVAL_MS; a waiting poll wakes that often. A process
  * forked from a member closes its copies of the slot locks (pthread_atfork), so a child that
  * outlives its parent cannot keep a dead member alive, and its copy of the consumer refuses to
- * act (EDDY_ERR_STATE) and leaves the group alone when destroyed.
+ * act (EDDY_ERR_STATE) and leaves the group alone when destroyed. A poll without a record
+ * buffer runs this protocol only. Pauses, seeks and positions are the consumer's own,
+ * in-process state: the group never sees them.
  *
  * Offsets file, version 1 (text; topic names have no spaces)
  * ----------------------------------------------------------
@@ -1300,6 +1302,7 @@ typedef struct consumer_partition {
     eddy_log_reader *reader; /* opened at the first read */
     int64_t start;           /* an offset, EDDY_OFFSET_BEGINNING/END, or EDDY_OFFSET_STORED */
     int64_t committed;       /* the group's committed offset as last known; -1 none */
+    int paused;              /* eddy_log_consumer_pause(): poll skips it, the reader stays */
 } consumer_partition;
 
 struct eddy_log_consumer {
@@ -2063,6 +2066,7 @@ eddy_err eddy_log_consumer_assign(eddy_log_consumer *c, const char *topic, int32
         size_t at = offsets_find(&committed, topic, partition, &found);
         part->committed = found ? committed.entries[at].offset : -1;
         part->start = offset;
+        part->paused = 0; /* a fresh assignment starts unpaused, as librdkafka's */
         c->mode = MODE_MANUAL;
     }
     eddy__group_offsets_free(&committed);
@@ -2075,6 +2079,8 @@ static eddy_err consumer_read(eddy_log_consumer *c, eddy_record *record)
     for (size_t k = 0; k < c->part_count; k++) {
         size_t i = (c->next_part + k) % c->part_count;
         consumer_partition *part = &c->parts[i];
+        if (part->paused)
+            continue;
         eddy_err err = part->reader ? EDDY_OK : part_open_reader(c, part);
         if (err == EDDY_OK)
             err = eddy_log_reader_next(part->reader, 0, record);
@@ -2116,6 +2122,8 @@ eddy_err eddy_log_consumer_poll(eddy_log_consumer *c, int timeout_ms, eddy_recor
         return eddy__fail(EDDY_ERR_STATE, "poll called from a rebalance callback");
     if (c->mode == MODE_NONE)
         return eddy__fail(EDDY_ERR_STATE, "poll: the consumer is neither subscribed nor assigned");
+    if (!record) /* the group protocol only: no record is read, no waiting */
+        return c->mode == MODE_SUBSCRIBED ? consumer_rebalance(c) : EDDY_OK;
     int64_t deadline_ns = eddy__monotonic_ns() + (int64_t)timeout_ms * 1000000;
     for (;;) {
         uint32_t seen = eddy__log_notify_seq(c->log);
@@ -2149,35 +2157,159 @@ eddy_err eddy_log_consumer_commit(eddy_log_consumer *c)
     return consumer_commit_marked(c, NULL);
 }
 
-eddy_err eddy_log_consumer_commit_offset(eddy_log_consumer *c, const char *topic, int32_t partition,
-                                         int64_t offset)
+/* The assigned partition (topic, partition), or NULL. */
+static consumer_partition *part_find(eddy_log_consumer *c, const char *topic, int32_t partition)
+{
+    for (size_t i = 0; topic && i < c->part_count; i++)
+        if (c->parts[i].partition == partition && strcmp(c->parts[i].topic, topic) == 0)
+            return &c->parts[i];
+    return NULL;
+}
+
+static eddy_err not_assigned(const eddy_log_consumer *c, const char *what, const char *topic,
+                             int32_t partition)
+{
+    return eddy__fail(EDDY_ERR_STATE, "%s: topic '%.64s' partition %d is not assigned to %s%s%s",
+                      what, topic ? topic : "(null)", (int)partition,
+                      c->mode == MODE_SUBSCRIBED ? c->member_id : "this consumer",
+                      c->group_id ? " of group " : "", c->group_id ? c->group_id : "");
+}
+
+/* Checks one offset to commit; a subscribed member commits only what it owns: ownership
+ * changes only through this member's own release, so its assignment is the truth, and a late
+ * commit cannot move another member's offsets. */
+static eddy_err commit_check(eddy_log_consumer *c, const eddy_topic_partition *tp, int64_t offset)
+{
+    if (offset < 0 || !name_valid(tp->topic, EDDY_TOPIC_NAME_MAX) || tp->partition < 0 ||
+        tp->partition >= EDDY_PARTITIONS_MAX)
+        return eddy__fail(EDDY_ERR_INVALID_ARGUMENT,
+                          "commit: bad topic, partition or offset ('%.64s', %d, %" PRId64 ")",
+                          tp->topic ? tp->topic : "(null)", (int)tp->partition, offset);
+    if (c->mode == MODE_SUBSCRIBED && !part_find(c, tp->topic, tp->partition))
+        return not_assigned(c, "commit", tp->topic, tp->partition);
+    return EDDY_OK;
+}
+
+eddy_err eddy_log_consumer_commit_offsets(eddy_log_consumer *c, const eddy_topic_partition *tps,
+                                          const int64_t *offsets, size_t count)
 {
     if (!c->group_id)
         return eddy__fail(EDDY_ERR_STATE, "commit: the consumer has no group id");
-    if (offset < 0 || !name_valid(topic, EDDY_TOPIC_NAME_MAX) || partition < 0 ||
-        partition >= EDDY_PARTITIONS_MAX)
-        return eddy__fail(EDDY_ERR_INVALID_ARGUMENT,
-                          "commit: bad topic, partition or offset ('%.64s', %d, %" PRId64 ")",
-                          topic ? topic : "(null)", (int)partition, offset);
-    consumer_partition *part = NULL;
-    for (size_t i = 0; i < c->part_count && !part; i++)
-        if (c->parts[i].partition == partition && strcmp(c->parts[i].topic, topic) == 0)
-            part = &c->parts[i];
-    /* A member commits only what it owns: ownership changes only through this member's own
-     * release, so its assignment is the truth, and a late commit cannot move another
-     * member's offsets. */
-    if (!part && c->mode == MODE_SUBSCRIBED)
-        return eddy__fail(EDDY_ERR_STATE,
-                          "commit: group '%s': topic '%s' partition %d is not assigned to %s",
-                          c->group_id, topic, (int)partition, c->member_id);
+    if (count > 0 && (!tps || !offsets))
+        return eddy__fail(EDDY_ERR_INVALID_ARGUMENT, "commit: %zu offsets but no array", count);
+    if (count > SIZE_MAX / sizeof(eddy__group_offset))
+        return eddy__fail(EDDY_ERR_INVALID_ARGUMENT, "commit: %zu offsets", count);
+    for (size_t i = 0; i < count; i++) {
+        eddy_err err = commit_check(c, &tps[i], offsets[i]);
+        if (err != EDDY_OK)
+            return err;
+    }
     eddy_err err = consumer_group(c);
+    if (err != EDDY_OK || count == 0)
+        return err;
+    eddy__group_offset *updates = eddy__malloc(count * sizeof(*updates));
+    if (!updates)
+        return eddy__fail(EDDY_ERR_NO_MEMORY, "commit: out of memory for %zu offsets", count);
+    for (size_t i = 0; i < count; i++)
+        updates[i] = (eddy__group_offset){tps[i].topic, tps[i].partition, offsets[i]};
+    err = group_commit(c->group, updates, count);
+    eddy__free(updates);
+    for (size_t i = 0; err == EDDY_OK && i < count; i++) {
+        consumer_partition *part = part_find(c, tps[i].topic, tps[i].partition);
+        if (part)
+            part->committed = offsets[i];
+    }
+    return err;
+}
+
+eddy_err eddy_log_consumer_commit_offset(eddy_log_consumer *c, const char *topic, int32_t partition,
+                                         int64_t offset)
+{
+    eddy_topic_partition tp = {topic, partition};
+    return eddy_log_consumer_commit_offsets(c, &tp, &offset, 1);
+}
+
+/* Sets the paused flag of every listed partition, all or none: an unassigned one is refused. */
+static eddy_err consumer_pause_set(eddy_log_consumer *c, const char *what,
+                                   const eddy_topic_partition *tps, size_t count, int paused)
+{
+    if (count > 0 && !tps)
+        return eddy__fail(EDDY_ERR_INVALID_ARGUMENT, "%s: %zu partitions but no array", what,
+                          count);
+    for (size_t i = 0; i < count; i++)
+        if (!part_find(c, tps[i].topic, tps[i].partition))
+            return not_assigned(c, what, tps[i].topic, tps[i].partition);
+    for (size_t i = 0; i < count; i++)
+        part_find(c, tps[i].topic, tps[i].partition)->paused = paused;
+    return EDDY_OK;
+}
+
+eddy_err eddy_log_consumer_pause(eddy_log_consumer *c, const eddy_topic_partition *tps,
+                                 size_t count)
+{
+    return consumer_pause_set(c, "pause", tps, count, 1);
+}
+
+eddy_err eddy_log_consumer_resume(eddy_log_consumer *c, const eddy_topic_partition *tps,
+                                  size_t count)
+{
+    return consumer_pause_set(c, "resume", tps, count, 0);
+}
+
+eddy_err eddy_log_consumer_seek(eddy_log_consumer *c, const char *topic, int32_t partition,
+                                int64_t offset)
+{
+    if (offset < 0 && offset != EDDY_OFFSET_BEGINNING && offset != EDDY_OFFSET_END)
+        return eddy__fail(EDDY_ERR_INVALID_ARGUMENT, "seek: bad offset %" PRId64, offset);
+    consumer_partition *part = part_find(c, topic, partition);
+    if (!part)
+        return not_assigned(c, "seek", topic, partition);
+    /* Moving the open reader keeps its buffers; an offset it refuses (out of range) is left to
+     * the next read, which resets it per auto.offset.reset, as Kafka does after a seek. */
+    if (part->reader && eddy_log_reader_seek(part->reader, offset) == EDDY_OK) {
+        part->start = eddy_log_reader_position(part->reader);
+        return EDDY_OK;
+    }
+    eddy_log_reader_destroy(part->reader);
+    part->reader = NULL;
+    part->start = offset;
+    return EDDY_OK;
+}
+
+eddy_err eddy_log_consumer_position(eddy_log_consumer *c, const char *topic, int32_t partition,
+                                    int64_t *offset)
+{
+    consumer_partition *part = part_find(c, topic, partition);
+    if (!part)
+        return not_assigned(c, "position", topic, partition);
+    /* An unresolved start (stored, beginning, end) is resolved now by opening the reader, which
+     * the next poll then reads from. */
+    eddy_err err = part->reader ? EDDY_OK : part_open_reader(c, part);
     if (err != EDDY_OK)
         return err;
-    eddy__group_offset update = {topic, partition, offset};
-    err = group_commit(c->group, &update, 1);
-    if (err == EDDY_OK && part)
-        part->committed = offset;
-    return err;
+    *offset = eddy_log_reader_position(part->reader);
+    return EDDY_OK;
+}
+
+eddy_err eddy_log_consumer_unassign(eddy_log_consumer *c)
+{
+    if (c->in_callback || c->mode == MODE_SUBSCRIBED)
+        return eddy__fail(EDDY_ERR_STATE, "unassign: the consumer is subscribed to group '%s'",
+                          c->group_id ? c->group_id : "(none)");
+    if (c->mode == MODE_NONE)
+        return EDDY_OK;
+    if (c->group_id && c->auto_commit) {
+        eddy_err err = consumer_commit_marked(c, NULL);
+        if (err != EDDY_OK)
+            return err;
+    }
+    for (size_t i = 0; i < c->part_count; i++)
+        part_free(&c->parts[i]);
+    c->part_count = 0;
+    c->next_part = 0;
+    c->burst = 0;
+    c->mode = MODE_NONE;
+    return EDDY_OK;
 }
 
 eddy_err eddy_log_consumer_assignment(eddy_log_consumer *c, const eddy_topic_partition **partitions,

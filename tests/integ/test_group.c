@@ -1612,3 +1612,395 @@ TEST(every_allocation_failure_leaves_the_group_usable)
     EXPECT_TRUE(n < 2000);
     eddy_log_close(log);
 }
+
+/* ------------------------------------------------------------------------------------------ */
+/* Pause, seek, position, unassign, commits of several offsets, the protocol without reads     */
+
+/* Appends `count` records "v<i>" to one partition. */
+static void append_values(eddy_log *log, const char *topic, int32_t partition, int count)
+{
+    for (int i = 0; i < count; i++) {
+        char value[16];
+        snprintf(value, sizeof(value), "v%d", i);
+        eddy_record r = {.value = {value, strlen(value)}, .timestamp_ms = -1};
+        EXPECT_OK(eddy_log_append(log, topic, partition, &r, 1, EDDY_ACKS_LEADER, NULL, NULL));
+    }
+}
+
+static size_t assignment_count(eddy_log_consumer *c)
+{
+    const eddy_topic_partition *tps;
+    size_t count;
+    EXPECT_OK(eddy_log_consumer_assignment(c, &tps, &count));
+    return count;
+}
+
+static int64_t position_of(eddy_log_consumer *c, const char *topic, int32_t partition)
+{
+    int64_t offset = -99;
+    EXPECT_OK(eddy_log_consumer_position(c, topic, partition, &offset));
+    return offset;
+}
+
+static int64_t committed_of(eddy_log *log, const char *group, const char *topic, int32_t partition)
+{
+    int64_t offset = -99;
+    EXPECT_OK(eddy_log_group_committed(log, group, topic, partition, &offset));
+    return offset;
+}
+
+TEST(paused_partitions_return_nothing_and_resume_at_their_position)
+{
+    eddy_log *log = log_open();
+    EXPECT_OK(eddy_log_topic_create(log, "a", 2, NULL));
+    append_values(log, "a", 0, 5);
+    append_values(log, "a", 1, 5);
+    eddy_log_consumer *c = NULL;
+    EXPECT_OK(eddy_log_consumer_new(log, NULL, NULL, &c));
+    EXPECT_OK(eddy_log_consumer_assign(c, "a", 0, EDDY_OFFSET_BEGINNING));
+    EXPECT_OK(eddy_log_consumer_assign(c, "a", 1, EDDY_OFFSET_BEGINNING));
+    eddy_record record;
+    for (int i = 0; i < 3; i++) { /* a burst from partition 0 */
+        EXPECT_OK(eddy_log_consumer_poll(c, 1000, &record));
+        EXPECT_EQ(record.partition, 0);
+        EXPECT_EQ(record.offset, i);
+    }
+    eddy_topic_partition p0 = {"a", 0};
+    EXPECT_OK(eddy_log_consumer_pause(c, &p0, 1));
+    EXPECT_OK(eddy_log_consumer_pause(c, &p0, 1)); /* again: nothing changes */
+    for (int i = 0; i < 5; i++) {
+        EXPECT_OK(eddy_log_consumer_poll(c, 1000, &record));
+        EXPECT_EQ(record.partition, 1);
+        EXPECT_EQ(record.offset, i);
+    }
+    EXPECT_ERR(eddy_log_consumer_poll(c, 50, &record), EDDY_ERR_TIMED_OUT);
+    append_values(log, "a", 0, 1); /* appended to the paused partition: still nothing */
+    EXPECT_ERR(eddy_log_consumer_poll(c, 20, &record), EDDY_ERR_TIMED_OUT);
+    EXPECT_EQ(position_of(c, "a", 0), 3);
+    EXPECT_EQ(position_of(c, "a", 1), 5);
+
+    /* Unassigned partitions are refused, all or none. */
+    eddy_topic_partition both[] = {{"a", 0}, {"a", 7}};
+    EXPECT_ERR(eddy_log_consumer_resume(c, both, 2), EDDY_ERR_STATE);
+    EXPECT_CONTAINS(eddy_last_error(), "partition 7");
+    EXPECT_ERR(eddy_log_consumer_poll(c, 0, &record), EDDY_ERR_TIMED_OUT); /* still paused */
+    EXPECT_ERR(eddy_log_consumer_pause(c, NULL, 1), EDDY_ERR_INVALID_ARGUMENT);
+    EXPECT_OK(eddy_log_consumer_pause(c, NULL, 0));
+
+    EXPECT_OK(eddy_log_consumer_resume(c, &p0, 1));
+    for (int i = 3; i < 6; i++) {
+        EXPECT_OK(eddy_log_consumer_poll(c, 1000, &record));
+        EXPECT_EQ(record.partition, 0);
+        EXPECT_EQ(record.offset, i);
+    }
+    EXPECT_ERR(eddy_log_consumer_poll(c, 0, &record), EDDY_ERR_TIMED_OUT);
+    eddy_log_consumer_destroy(c);
+
+    /* A subscribed member keeps a paused partition in the group. */
+    eddy_config *config = eddy_config_new();
+    EXPECT_OK(eddy_config_set(config, "auto.offset.reset", "earliest"));
+    EXPECT_OK(eddy_log_consumer_new(log, "gp", config, &c));
+    const char *topics[] = {"a"};
+    EXPECT_OK(eddy_log_consumer_subscribe(c, topics, 1, NULL, NULL));
+    EXPECT_OK(eddy_log_consumer_poll(c, 0, NULL));
+    EXPECT_EQ(assignment_count(c), 2);
+    eddy_topic_partition p1 = {"a", 1};
+    EXPECT_OK(eddy_log_consumer_pause(c, &p1, 1));
+    for (int i = 0; i < 6; i++) {
+        EXPECT_OK(eddy_log_consumer_poll(c, 1000, &record));
+        EXPECT_EQ(record.partition, 0);
+    }
+    EXPECT_ERR(eddy_log_consumer_poll(c, 20, &record), EDDY_ERR_TIMED_OUT);
+    described d;
+    describe(log, "gp", &d, NULL);
+    EXPECT_EQ(d.count, 1);
+    EXPECT_EQ(d.owned_count[0], 2);
+    EXPECT_EQ(position_of(c, "a", 1), 0);
+    eddy_log_consumer_destroy(c);
+    eddy_config_destroy(config);
+    eddy_log_close(log);
+}
+
+TEST(seek_and_position_apply_to_subscribed_and_manual_partitions)
+{
+    eddy_log *log = log_open();
+    EXPECT_OK(eddy_log_topic_create(log, "a", 2, NULL));
+    append_values(log, "a", 0, 10);
+    append_values(log, "a", 1, 10);
+    eddy_config *config = eddy_config_new();
+    EXPECT_OK(eddy_config_set(config, "auto.offset.reset", "earliest"));
+    EXPECT_OK(eddy_config_set(config, "enable.auto.commit", "false"));
+    eddy_log_consumer *c = NULL;
+    EXPECT_OK(eddy_log_consumer_new(log, "gs", config, &c));
+    const char *topics[] = {"a"};
+    EXPECT_OK(eddy_log_consumer_subscribe(c, topics, 1, NULL, NULL));
+    EXPECT_OK(eddy_log_consumer_poll(c, 0, NULL));
+    EXPECT_EQ(assignment_count(c), 2);
+    EXPECT_EQ(position_of(c, "a", 0), 0); /* earliest: nothing was committed */
+    eddy_topic_partition p1 = {"a", 1};
+    EXPECT_OK(eddy_log_consumer_pause(c, &p1, 1)); /* only partition 0 is read below */
+
+    EXPECT_OK(eddy_log_consumer_seek(c, "a", 0, 7));
+    EXPECT_EQ(position_of(c, "a", 0), 7);
+    eddy_record record;
+    EXPECT_OK(eddy_log_consumer_poll(c, 1000, &record));
+    EXPECT_EQ(record.offset, 7);
+    EXPECT_MEMEQ(record.value.data, record.value.len, "v7", 2);
+    EXPECT_EQ(position_of(c, "a", 0), 8);
+    EXPECT_OK(eddy_log_consumer_seek(c, "a", 0, EDDY_OFFSET_END));
+    EXPECT_EQ(position_of(c, "a", 0), 10);
+    EXPECT_ERR(eddy_log_consumer_poll(c, 0, &record), EDDY_ERR_TIMED_OUT);
+    EXPECT_OK(eddy_log_consumer_seek(c, "a", 0, EDDY_OFFSET_BEGINNING));
+    EXPECT_EQ(position_of(c, "a", 0), 0);
+    EXPECT_OK(eddy_log_consumer_seek(c, "a", 0, 2));
+    EXPECT_OK(eddy_log_consumer_poll(c, 1000, &record));
+    EXPECT_EQ(record.offset, 2);
+
+    /* Outside the log: the next read resets per auto.offset.reset (earliest). */
+    EXPECT_OK(eddy_log_consumer_seek(c, "a", 0, 500));
+    EXPECT_OK(eddy_log_consumer_poll(c, 1000, &record));
+    EXPECT_EQ(record.partition, 0);
+    EXPECT_EQ(record.offset, 0);
+
+    /* A paused partition can be moved, and stays paused. */
+    EXPECT_OK(eddy_log_consumer_seek(c, "a", 1, 9));
+    EXPECT_EQ(position_of(c, "a", 1), 9);
+    EXPECT_OK(eddy_log_consumer_seek(c, "a", 0, EDDY_OFFSET_END));
+    EXPECT_ERR(eddy_log_consumer_poll(c, 0, &record), EDDY_ERR_TIMED_OUT);
+    EXPECT_OK(eddy_log_consumer_resume(c, &p1, 1));
+    EXPECT_OK(eddy_log_consumer_poll(c, 1000, &record));
+    EXPECT_EQ(record.partition, 1);
+    EXPECT_EQ(record.offset, 9);
+
+    int64_t offset;
+    EXPECT_ERR(eddy_log_consumer_seek(c, "a", 5, 0), EDDY_ERR_STATE);
+    EXPECT_CONTAINS(eddy_last_error(), "partition 5");
+    EXPECT_ERR(eddy_log_consumer_seek(c, "b", 0, 0), EDDY_ERR_STATE);
+    EXPECT_CONTAINS(eddy_last_error(), "'b'");
+    EXPECT_ERR(eddy_log_consumer_seek(c, "a", 0, -5), EDDY_ERR_INVALID_ARGUMENT);
+    EXPECT_CONTAINS(eddy_last_error(), "-5");
+    EXPECT_ERR(eddy_log_consumer_position(c, "a", 2, &offset), EDDY_ERR_STATE);
+    eddy_log_consumer_destroy(c);
+
+    /* Manual: the stored start resolves to the committed offset. */
+    EXPECT_OK(eddy_log_consumer_new(log, "gs", config, &c));
+    EXPECT_OK(eddy_log_consumer_commit_offset(c, "a", 1, 4));
+    EXPECT_OK(eddy_log_consumer_assign(c, "a", 1, EDDY_OFFSET_STORED));
+    EXPECT_EQ(position_of(c, "a", 1), 4);
+    EXPECT_OK(eddy_log_consumer_seek(c, "a", 1, 6));
+    EXPECT_OK(eddy_log_consumer_poll(c, 1000, &record));
+    EXPECT_EQ(record.offset, 6);
+    EXPECT_EQ(position_of(c, "a", 1), 7);
+    eddy_log_consumer_destroy(c);
+    eddy_config_destroy(config);
+    eddy_log_close(log);
+}
+
+TEST(unassign_drops_manual_assignments_only)
+{
+    eddy_log *log = log_open();
+    EXPECT_OK(eddy_log_topic_create(log, "a", 2, NULL));
+    append_values(log, "a", 0, 5);
+    eddy_log_consumer *c = NULL;
+    EXPECT_OK(eddy_log_consumer_new(log, NULL, NULL, &c));
+    EXPECT_OK(eddy_log_consumer_unassign(c)); /* nothing assigned: nothing to do */
+    EXPECT_OK(eddy_log_consumer_assign(c, "a", 0, EDDY_OFFSET_BEGINNING));
+    EXPECT_OK(eddy_log_consumer_assign(c, "a", 1, EDDY_OFFSET_BEGINNING));
+    EXPECT_EQ(assignment_count(c), 2);
+    EXPECT_OK(eddy_log_consumer_unassign(c));
+    EXPECT_EQ(assignment_count(c), 0);
+    eddy_record record;
+    EXPECT_ERR(eddy_log_consumer_poll(c, 0, &record), EDDY_ERR_STATE);
+    int64_t offset;
+    EXPECT_ERR(eddy_log_consumer_position(c, "a", 0, &offset), EDDY_ERR_STATE);
+    EXPECT_OK(eddy_log_consumer_assign(c, "a", 0, 3));
+    EXPECT_OK(eddy_log_consumer_poll(c, 1000, &record));
+    EXPECT_EQ(record.offset, 3);
+    eddy_log_consumer_destroy(c);
+
+    /* With a group and enable.auto.commit, the positions are committed first; the consumer may
+     * then subscribe. */
+    EXPECT_OK(eddy_log_consumer_new(log, "gu", NULL, &c));
+    EXPECT_OK(eddy_log_consumer_assign(c, "a", 0, EDDY_OFFSET_BEGINNING));
+    for (int i = 0; i < 2; i++)
+        EXPECT_OK(eddy_log_consumer_poll(c, 1000, &record));
+    EXPECT_OK(eddy_log_consumer_unassign(c));
+    EXPECT_EQ(committed_of(log, "gu", "a", 0), 2);
+    const char *topics[] = {"a"};
+    EXPECT_OK(eddy_log_consumer_subscribe(c, topics, 1, NULL, NULL));
+    EXPECT_ERR(eddy_log_consumer_unassign(c), EDDY_ERR_STATE);
+    EXPECT_CONTAINS(eddy_last_error(), "gu");
+    EXPECT_OK(eddy_log_consumer_poll(c, 0, NULL));
+    EXPECT_EQ(assignment_count(c), 2);
+    EXPECT_OK(eddy_log_consumer_poll(c, 1000, &record));
+    EXPECT_EQ(record.partition, 0);
+    EXPECT_EQ(record.offset, 2); /* resumes from the commit made by unassign */
+    eddy_log_consumer_destroy(c);
+    eddy_log_close(log);
+}
+
+/* Rebalance callback bookkeeping for the tests below. */
+typedef struct callback_counts {
+    int assigned, revoked, calls;
+} callback_counts;
+
+static void count_rebalance(eddy_log_consumer *c, eddy_rebalance_event event,
+                            const eddy_topic_partition *partitions, size_t count, void *opaque)
+{
+    (void)c;
+    (void)partitions;
+    callback_counts *counts = opaque;
+    counts->calls++;
+    if (event == EDDY_REBALANCE_ASSIGN)
+        counts->assigned += (int)count;
+    else
+        counts->revoked += (int)count;
+}
+
+/* poll(NULL) both members, without sleeping more than 2 ms a round, until each owns `each`
+ * partitions; returns the ms it took, or -1 after 5 s. */
+static int64_t split_by_protocol_only(eddy_log_consumer *c1, eddy_log_consumer *c2, size_t each)
+{
+    int64_t start = mono_ms();
+    while (mono_ms() - start < 5000) {
+        EXPECT_OK(eddy_log_consumer_poll(c1, 0, NULL));
+        EXPECT_OK(eddy_log_consumer_poll(c2, 0, NULL));
+        if (assignment_count(c1) == each && assignment_count(c2) == each)
+            return mono_ms() - start;
+        sleep_ms(2);
+    }
+    return -1;
+}
+
+TEST(commit_offsets_writes_several_partitions_in_one_commit)
+{
+    eddy_log *log = log_open();
+    EXPECT_OK(eddy_log_topic_create(log, "a", 4, NULL));
+    EXPECT_OK(eddy_log_topic_create(log, "b", 2, NULL));
+    eddy_log_consumer *c = NULL;
+    EXPECT_OK(eddy_log_consumer_new(log, "gc", NULL, &c));
+    eddy_topic_partition tps[] = {{"a", 0}, {"a", 3}, {"b", 1}};
+    int64_t offsets[] = {5, 7, 9};
+    EXPECT_OK(eddy_log_consumer_commit_offsets(c, tps, offsets, 3));
+    EXPECT_EQ(committed_of(log, "gc", "a", 0), 5);
+    EXPECT_EQ(committed_of(log, "gc", "a", 3), 7);
+    EXPECT_EQ(committed_of(log, "gc", "b", 1), 9);
+    int64_t offset;
+    EXPECT_ERR(eddy_log_group_committed(log, "gc", "a", 1, &offset), EDDY_ERR_NOT_FOUND);
+
+    /* Commits merge; a partition listed twice gets its last offset. */
+    eddy_topic_partition again[] = {{"a", 0}, {"a", 0}};
+    int64_t again_offsets[] = {6, 8};
+    EXPECT_OK(eddy_log_consumer_commit_offsets(c, again, again_offsets, 2));
+    EXPECT_EQ(committed_of(log, "gc", "a", 0), 8);
+    EXPECT_EQ(committed_of(log, "gc", "a", 3), 7);
+    EXPECT_OK(eddy_log_consumer_commit_offsets(c, NULL, NULL, 0));
+
+    /* One bad entry and nothing is written. */
+    eddy_topic_partition bad[] = {{"a", 0}, {"a", 1}};
+    int64_t bad_offsets[] = {11, -3};
+    EXPECT_ERR(eddy_log_consumer_commit_offsets(c, bad, bad_offsets, 2), EDDY_ERR_INVALID_ARGUMENT);
+    EXPECT_CONTAINS(eddy_last_error(), "-3");
+    EXPECT_EQ(committed_of(log, "gc", "a", 0), 8);
+    EXPECT_ERR(eddy_log_consumer_commit_offsets(c, NULL, bad_offsets, 1),
+               EDDY_ERR_INVALID_ARGUMENT);
+    eddy_log_consumer_destroy(c);
+    EXPECT_OK(eddy_log_consumer_new(log, NULL, NULL, &c));
+    EXPECT_ERR(eddy_log_consumer_commit_offsets(c, tps, offsets, 3), EDDY_ERR_STATE);
+    eddy_log_consumer_destroy(c);
+
+    /* Two members split "a"; each may commit only its own partitions. */
+    eddy_log_consumer *c1 = NULL, *c2 = NULL;
+    EXPECT_OK(eddy_log_consumer_new(log, "gd", NULL, &c1));
+    EXPECT_OK(eddy_log_consumer_new(log, "gd", NULL, &c2));
+    const char *topics[] = {"a"};
+    EXPECT_OK(eddy_log_consumer_subscribe(c1, topics, 1, NULL, NULL));
+    EXPECT_OK(eddy_log_consumer_poll(c1, 0, NULL));
+    EXPECT_EQ(assignment_count(c1), 4);
+    EXPECT_OK(eddy_log_consumer_subscribe(c2, topics, 1, NULL, NULL));
+    EXPECT_TRUE(split_by_protocol_only(c1, c2, 2) >= 0);
+    const eddy_topic_partition *own1, *own2;
+    size_t n1, n2;
+    EXPECT_OK(eddy_log_consumer_assignment(c1, &own1, &n1));
+    eddy_topic_partition mine[2] = {own1[0], own1[1]};
+    EXPECT_OK(eddy_log_consumer_assignment(c2, &own2, &n2));
+    eddy_topic_partition theirs = own2[0];
+    int64_t two[] = {3, 4};
+    EXPECT_OK(eddy_log_consumer_commit_offsets(c1, mine, two, 2));
+    EXPECT_EQ(committed_of(log, "gd", "a", mine[0].partition), 3);
+    EXPECT_EQ(committed_of(log, "gd", "a", mine[1].partition), 4);
+    eddy_topic_partition mixed[] = {mine[0], theirs};
+    int64_t mixed_offsets[] = {10, 10};
+    EXPECT_ERR(eddy_log_consumer_commit_offsets(c1, mixed, mixed_offsets, 2), EDDY_ERR_STATE);
+    char partition_text[32];
+    snprintf(partition_text, sizeof(partition_text), "partition %d", (int)theirs.partition);
+    EXPECT_CONTAINS(eddy_last_error(), partition_text);
+    EXPECT_CONTAINS(eddy_last_error(), eddy_log_consumer_member_id(c1));
+    EXPECT_EQ(committed_of(log, "gd", "a", mine[0].partition), 3); /* nothing was written */
+    EXPECT_ERR(eddy_log_group_committed(log, "gd", "a", theirs.partition, &offset),
+               EDDY_ERR_NOT_FOUND);
+    eddy_topic_partition other_topic = {"b", 0};
+    EXPECT_ERR(eddy_log_consumer_commit_offsets(c1, &other_topic, two, 1), EDDY_ERR_STATE);
+    eddy_log_consumer_destroy(c2);
+    eddy_log_consumer_destroy(c1);
+    eddy_log_close(log);
+}
+
+TEST(poll_without_a_record_completes_rebalances_without_consuming)
+{
+    eddy_log *log = log_open();
+    EXPECT_OK(eddy_log_topic_create(log, "a", 2, NULL));
+    append_values(log, "a", 0, 10);
+    append_values(log, "a", 1, 10);
+    eddy_log_consumer *c1 = NULL, *c2 = NULL;
+    EXPECT_OK(eddy_log_consumer_new(log, "gn", NULL, &c1));
+    eddy_topic_partition tps[] = {{"a", 0}, {"a", 1}};
+    int64_t offsets[] = {4, 6};
+    EXPECT_OK(eddy_log_consumer_commit_offsets(c1, tps, offsets, 2));
+
+    eddy_config *config = eddy_config_new();
+    EXPECT_OK(eddy_config_set(config, "auto.offset.reset", "earliest"));
+    callback_counts k1 = {0}, k2 = {0};
+    const char *topics[] = {"a"};
+    EXPECT_OK(eddy_log_consumer_subscribe(c1, topics, 1, count_rebalance, &k1));
+    EXPECT_OK(eddy_log_consumer_poll(c1, 1000, NULL)); /* no waiting: timeout ignored */
+    EXPECT_EQ(k1.assigned, 2);
+    EXPECT_EQ(assignment_count(c1), 2);
+    EXPECT_OK(eddy_log_consumer_poll(c1, -1, NULL)); /* nothing changed: no callback */
+    EXPECT_EQ(k1.calls, 1);
+    EXPECT_EQ(position_of(c1, "a", 0), 4);
+    EXPECT_EQ(position_of(c1, "a", 1), 6);
+
+    /* A second member joins; the protocol alone moves one partition to it. */
+    EXPECT_OK(eddy_log_consumer_new(log, "gn", config, &c2));
+    EXPECT_OK(eddy_log_consumer_subscribe(c2, topics, 1, count_rebalance, &k2));
+    EXPECT_TRUE(split_by_protocol_only(c1, c2, 1) >= 0);
+    EXPECT_EQ(k1.revoked, 1);
+    EXPECT_EQ(k2.assigned, 1);
+    const eddy_topic_partition *own;
+    size_t n;
+    EXPECT_OK(eddy_log_consumer_assignment(c2, &own, &n));
+    int32_t moved = own[0].partition;
+    EXPECT_EQ(position_of(c2, "a", moved), offsets[moved]);
+    EXPECT_EQ(position_of(c1, "a", 1 - moved), offsets[1 - moved]);
+    EXPECT_EQ(committed_of(log, "gn", "a", 0), 4); /* nothing consumed, nothing moved */
+    EXPECT_EQ(committed_of(log, "gn", "a", 1), 6);
+
+    /* Records are still there for the reading poll. */
+    eddy_record record;
+    EXPECT_OK(eddy_log_consumer_poll(c2, 1000, &record));
+    EXPECT_EQ(record.partition, moved);
+    EXPECT_EQ(record.offset, offsets[moved]);
+    eddy_log_consumer_destroy(c2);
+    eddy_log_consumer_destroy(c1);
+
+    /* A manual consumer has no protocol; a consumer with neither is refused. */
+    EXPECT_OK(eddy_log_consumer_new(log, NULL, NULL, &c1));
+    EXPECT_ERR(eddy_log_consumer_poll(c1, 0, NULL), EDDY_ERR_STATE);
+    EXPECT_OK(eddy_log_consumer_assign(c1, "a", 0, 0));
+    EXPECT_OK(eddy_log_consumer_poll(c1, 0, NULL));
+    EXPECT_EQ(position_of(c1, "a", 0), 0);
+    eddy_log_consumer_destroy(c1);
+    eddy_config_destroy(config);
+    eddy_log_close(log);
+}
