@@ -246,7 +246,8 @@ eddy_err eddy__consumer_assignment(eddy__consumer *consumer,
 /* The next record from any assigned partition that is not paused, waiting up to `timeout_ms`
  * (0: not at all; -1: no limit). Runs the group protocol (rebalance callbacks are called from
  * here). `record` is filled as eddy_record documents; its pointers are valid until the next
- * poll, close or destroy of this consumer. Each call advances the record's partition's position
+ * poll, seek, assign, close or destroy of this consumer (a seek or reassignment may release
+ * the memory behind them). Each call advances the record's partition's position
  * to its offset + 1.
  * Returns EDDY_OK; EDDY_ERR_TIMED_OUT when nothing came; EDDY_ERR_OFFSET_OUT_OF_RANGE
  * (auto.offset.reset=none) and EDDY_ERR_CORRUPT naming topic and partition; EDDY_ERR_STATE from

@@ -27,21 +27,21 @@
  *
  * Consumer
  * --------
- * eddy_log_consumer gives group membership (subscribe, range assignment, rebalance callbacks)
- * and reads many partitions with one wait, but has no pause, no seek of a subscribed partition
- * and no unassign. So a client consumer keeps its own table of assigned partitions (position,
- * paused) and uses up to three log consumers:
- *
- *   member     subscribed to the group, only for membership: it is polled without waiting, at
- *              most every CONSUMER_PROTOCOL_INTERVAL_MS (or when idle), to run the protocol; the
- *              one record such a poll may read is dropped. Its callbacks update the table.
- *   fetcher    without a group, manually assigned the table's unpaused partitions at their
- *              positions; it reads the records the client returns. Seeking and adding a
- *              partition re-assign it in the fetcher; pausing or removing one rebuilds the
- *              fetcher from the table (the log consumer cannot drop a partition), at the next
- *              poll, so a returned record's memory stays valid until then.
- *   committer  with the group, never polled: commits assign the offsets to it as positions and
- *              commit them together, which is one durable write of the group's offsets file.
+ * One eddy_log_consumer per client consumer, which holds the assignment, the positions and the
+ * pauses: subscribe, poll, seek, position, pause and resume, and commits map onto it one to one
+ * (a commit of several offsets is one durable write; a member's commit is checked against what
+ * it owns). What the seam adds:
+ *   - auto-commit: the log consumer's is off; the seam commits positions every
+ *     auto.commit.interval.ms (checked by poll), from the REVOKE callback before the
+ *     application's, and on close;
+ *   - starts are resolved when a partition is assigned or sought to the beginning or end (the
+ *     log consumer resolves them at the first read), so records appended before the first poll
+ *     are read, and position answers EDDY__OFFSET_INVALID for auto.offset.reset=none;
+ *   - manual assign replaces the assignment: the log consumer adds one partition at a time and
+ *     drops all at once, so the seam unassigns and assigns again, keeping kept partitions'
+ *     positions and pauses (which it remembers for manual assignments);
+ *   - unsubscribe: the log consumer has none; it is destroyed (leaving the group, with its
+ *     REVOKE) and a fresh one made.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -67,13 +67,6 @@
  * (5 + 5) and header count (5). Each header adds its key and value lengths (5 + 5). */
 #define RECORD_FRAMING_BYTES_MAX 36
 #define HEADER_FRAMING_BYTES_MAX 10
-
-/* How often a busy consumer runs the group protocol, and the longest a waiting poll goes
- * without running it: other members' joins and leaves reach this member within about this. */
-#define CONSUMER_PROTOCOL_INTERVAL_MS 10
-
-/* Polls between two looks at the clock for the protocol interval, when records keep coming. */
-#define CONSUMER_CLOCK_POLLS 32
 
 /* Rounds of write-and-report one flush makes while delivery callbacks send more records. */
 #define FLUSH_ROUNDS_MAX 16
@@ -770,184 +763,84 @@ static eddy_err producer_new(eddy__client *client, const eddy__producer_settings
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* Consumer: the partition table                                                              */
-
-/* An assigned partition. */
-typedef struct consumer_part {
-    char *topic;
-    int32_t partition;
-    int64_t position; /* the next offset to return; EDDY__OFFSET_INVALID: none (reset none) */
-    int paused;
-    int fetching; /* assigned in the fetcher at `position` */
-} consumer_part;
+/* Consumer: one log consumer                                                                 */
 
 typedef struct embedded_consumer {
     eddy__consumer base;
     eddy_log *log;
-    eddy_log_consumer *member;    /* group membership (subscribed) */
-    eddy_log_consumer *fetcher;   /* reads the unpaused partitions; NULL when none */
-    eddy_log_consumer *committer; /* commits (with a group) */
-    eddy_config *fetcher_config;
-    consumer_part *parts;
-    size_t part_count, part_cap;
-    eddy_topic_partition *view; /* for assignment() */
-    size_t view_cap;
-    size_t last_part; /* the part of the last record, for the next lookup */
-    int rebuild;      /* a partition must leave the fetcher: rebuild it at the next poll */
-    int dirty;        /* some unpaused part is not (or not at its position) in the fetcher */
-    int protocol_now; /* run the group protocol at the next poll */
-    uint32_t polls;   /* since the last look at the clock */
-    int64_t next_protocol_ns;
+    eddy_log_consumer *lc;        /* NULL only when re-making it after unsubscribe failed */
+    eddy_config *lc_config;       /* auto.offset.reset as asked; enable.auto.commit=false */
+    eddy_topic_partition *paused; /* manual mode's paused partitions (the log's strings) */
+    size_t paused_count, paused_cap;
+    size_t manual_count; /* partitions of the manual assignment */
     int64_t next_auto_commit_ns;
-    eddy_err deferred; /* failed inside a member callback: returned by the next poll */
-    char deferred_message[EDDY_ERROR_MESSAGE_MAX];
 } embedded_consumer;
 
 #define PART_NONE SIZE_MAX
 
-static size_t part_find(const embedded_consumer *c, const char *topic, int32_t partition)
+/* The log consumer, made again when an unsubscribe destroyed it. */
+static eddy_err lc_ready(embedded_consumer *c)
 {
-    for (size_t i = 0; i < c->part_count; i++)
-        if (c->parts[i].partition == partition && strcmp(c->parts[i].topic, topic) == 0)
+    if (c->lc)
+        return EDDY_OK;
+    return eddy_log_consumer_new(c->log, c->base.group_id, c->lc_config, &c->lc);
+}
+
+static size_t paused_find(const embedded_consumer *c, const char *topic, int32_t partition)
+{
+    for (size_t i = 0; i < c->paused_count; i++)
+        if (c->paused[i].partition == partition && strcmp(c->paused[i].topic, topic) == 0)
             return i;
     return PART_NONE;
 }
 
-static eddy_err part_unassigned(const char *what, const char *topic, int32_t partition)
+/* The log's own string for an assigned partition's topic (stable while it stays assigned). */
+static const char *assigned_topic(embedded_consumer *c, const char *topic, int32_t partition)
 {
-    return eddy__fail(EDDY_ERR_STATE, "%s: topic '%s' partition %d is not assigned", what, topic,
-                      (int)partition);
+    const eddy_topic_partition *tps = NULL;
+    size_t n = 0;
+    eddy_log_consumer_assignment(c->lc, &tps, &n);
+    for (size_t i = 0; i < n; i++)
+        if (tps[i].partition == partition && strcmp(tps[i].topic, topic) == 0)
+            return tps[i].topic;
+    return NULL;
 }
 
-/* A concrete start offset for `offset` (>= 0, BEGINNING, END, STORED): STORED is the group's
- * committed offset, else auto.offset.reset; INVALID when that is none. */
-static eddy_err position_resolve(embedded_consumer *c, const char *topic, int32_t partition,
-                                 int64_t offset, int64_t *position)
+/* Resolves a start not yet resolved (committed offset, beginning, end, auto.offset.reset) now,
+ * as Kafka's consumer does at assignment, so that records appended before the first poll are
+ * read. An error is left to the poll that reads the partition. */
+static void position_settle(embedded_consumer *c, const char *topic, int32_t partition)
 {
-    eddy_err err;
-    if (offset == EDDY_OFFSET_STORED && c->base.group_id) {
-        err = eddy_log_group_committed(c->log, c->base.group_id, topic, partition, position);
-        if (err != EDDY_ERR_NOT_FOUND)
-            return err;
-    }
-    if (offset == EDDY_OFFSET_STORED) {
-        if (c->base.settings.offset_reset == EDDY__RESET_NONE) {
-            *position = EDDY__OFFSET_INVALID;
-            return EDDY_OK;
-        }
-        offset = c->base.settings.offset_reset == EDDY__RESET_EARLIEST ? EDDY_OFFSET_BEGINNING
-                                                                       : EDDY_OFFSET_END;
-    }
-    if (offset >= 0) {
-        *position = offset;
-        return EDDY_OK;
-    }
-    int64_t start = 0, end = 0;
-    err = eddy_log_partition_info(c->log, topic, partition, &start, &end, NULL, NULL);
-    if (err == EDDY_OK)
-        *position = offset == EDDY_OFFSET_BEGINNING ? start : end;
-    return err;
-}
-
-static eddy_err parts_reserve(embedded_consumer *c, size_t count)
-{
-    return grow((void **)&c->parts, &c->part_cap, count, sizeof(*c->parts));
-}
-
-static void parts_clear(embedded_consumer *c)
-{
-    for (size_t i = 0; i < c->part_count; i++)
-        eddy__free(c->parts[i].topic);
-    c->part_count = 0;
-    c->last_part = PART_NONE;
-    c->rebuild = 1;
-}
-
-/* Adds a partition at `offset` (see position_resolve); one already there is left alone. */
-static eddy_err part_add(embedded_consumer *c, const char *topic, int32_t partition, int64_t offset)
-{
-    if (part_find(c, topic, partition) != PART_NONE)
-        return EDDY_OK;
-    int64_t position = EDDY__OFFSET_INVALID;
-    eddy_err err = position_resolve(c, topic, partition, offset, &position);
-    if (err == EDDY_OK)
-        err = parts_reserve(c, c->part_count + 1);
-    char *name = err == EDDY_OK ? eddy__strdup(topic) : NULL;
-    if (err == EDDY_OK && !name)
-        err = eddy__fail(EDDY_ERR_NO_MEMORY, "consumer: out of memory");
-    if (err != EDDY_OK)
-        return eddy__fail_context(err, "topic '%s' partition %d", topic, (int)partition);
-    c->parts[c->part_count++] = (consumer_part){name, partition, position, 0, 0};
-    c->dirty = 1;
-    return EDDY_OK;
-}
-
-static void part_remove(embedded_consumer *c, size_t i)
-{
-    if (c->parts[i].fetching)
-        c->rebuild = 1;
-    eddy__free(c->parts[i].topic);
-    memmove(&c->parts[i], &c->parts[i + 1], (c->part_count - i - 1) * sizeof(*c->parts));
-    c->part_count--;
-    c->last_part = PART_NONE;
+    int64_t position;
+    (void)eddy_log_consumer_position(c->lc, topic, partition, &position);
 }
 
 /* ------------------------------------------------------------------------------------------ */
 /* Consumer: commits                                                                          */
 
-static eddy_err committer_get(embedded_consumer *c)
-{
-    if (c->committer)
-        return EDDY_OK;
-    eddy_config *config = eddy_config_new();
-    eddy_err err = config ? eddy_config_set(config, "enable.auto.commit", "false")
-                          : eddy__fail(EDDY_ERR_NO_MEMORY, "consumer: out of memory");
-    if (err == EDDY_OK)
-        err = eddy_log_consumer_new(c->log, c->base.group_id, config, &c->committer);
-    eddy_config_destroy(config);
-    return err;
-}
-
-/* Commits the offsets in one durable write: each becomes the committer's position of its
- * partition, and the committer commits the positions that differ from the group's. */
-static eddy_err commit_offsets(embedded_consumer *c, const eddy__topic_partition_offset *offsets,
-                               size_t count)
-{
-    if (count == 0)
-        return EDDY_OK;
-    eddy_err err = committer_get(c);
-    for (size_t i = 0; err == EDDY_OK && i < count; i++)
-        err = eddy_log_consumer_assign(c->committer, offsets[i].topic, offsets[i].partition,
-                                       offsets[i].offset);
-    if (err == EDDY_OK)
-        err = eddy_log_consumer_commit(c->committer);
-    if (err != EDDY_OK && c->committer) {
-        /* Its positions no longer match what was asked; start over at the next commit so that
-         * a later commit cannot write these offsets behind the caller's back. */
-        eddy_log_consumer_destroy(c->committer);
-        c->committer = NULL;
-    }
-    return err;
-}
-
-/* Commits the positions of the parts listed (all parts when tps is NULL). */
+/* Commits the positions of the partitions listed (all assigned ones when tps is NULL) in one
+ * durable write. A partition whose position is unknown (auto.offset.reset=none) is left out. */
 static eddy_err commit_positions(embedded_consumer *c, const eddy_topic_partition *tps,
                                  size_t count)
 {
-    size_t n = tps ? count : c->part_count;
-    if (n == 0)
+    if (!tps && c->lc)
+        eddy_log_consumer_assignment(c->lc, &tps, &count);
+    if (!c->lc || count == 0)
         return EDDY_OK;
-    eddy__topic_partition_offset *offsets = eddy__malloc(n * sizeof(*offsets));
-    if (!offsets)
-        return eddy__fail(EDDY_ERR_NO_MEMORY, "commit: out of memory");
+    eddy_topic_partition *parts = eddy__malloc(count * sizeof(*parts));
+    int64_t *offsets = parts ? eddy__malloc(count * sizeof(*offsets)) : NULL;
+    eddy_err err = offsets ? EDDY_OK : eddy__fail(EDDY_ERR_NO_MEMORY, "commit: out of memory");
     size_t m = 0;
-    for (size_t i = 0; i < n; i++) {
-        size_t at = tps ? part_find(c, tps[i].topic, tps[i].partition) : i;
-        if (at != PART_NONE && c->parts[at].position >= 0)
-            offsets[m++] = (eddy__topic_partition_offset){
-                c->parts[at].topic, c->parts[at].partition, c->parts[at].position};
+    for (size_t i = 0; err == EDDY_OK && i < count; i++) {
+        err = eddy_log_consumer_position(c->lc, tps[i].topic, tps[i].partition, &offsets[m]);
+        if (err == EDDY_OK)
+            parts[m++] = tps[i];
+        else if (err == EDDY_ERR_OFFSET_OUT_OF_RANGE)
+            err = EDDY_OK;
     }
-    eddy_err err = commit_offsets(c, offsets, m);
+    if (err == EDDY_OK && m > 0)
+        err = eddy_log_consumer_commit_offsets(c->lc, parts, offsets, m);
+    eddy__free(parts);
     eddy__free(offsets);
     return err;
 }
@@ -963,229 +856,109 @@ static void auto_commit(embedded_consumer *c, const eddy_topic_partition *tps, s
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* Consumer: membership                                                                       */
+/* Consumer: membership and poll                                                              */
 
-static void defer_error(embedded_consumer *c, eddy_err err)
+/* The log consumer's rebalance callback: settles new positions, auto-commits before a
+ * revocation, and tells the application. */
+static void on_rebalance(eddy_log_consumer *lc, eddy_rebalance_event event,
+                         const eddy_topic_partition *tps, size_t count, void *opaque)
 {
-    if (c->deferred != EDDY_OK)
-        return;
-    c->deferred = err;
-    snprintf(c->deferred_message, sizeof(c->deferred_message), "%s", eddy_last_error());
-}
-
-/* The member's rebalance callback: keeps the table in step and tells the application. */
-static void member_rebalance(eddy_log_consumer *member, eddy_rebalance_event event,
-                             const eddy_topic_partition *tps, size_t count, void *opaque)
-{
-    (void)member;
+    (void)lc;
     embedded_consumer *c = opaque;
     if (event == EDDY_REBALANCE_ASSIGN) {
-        for (size_t i = 0; i < count; i++) {
-            eddy_err err = part_add(c, tps[i].topic, tps[i].partition, EDDY_OFFSET_STORED);
-            if (err != EDDY_OK)
-                defer_error(c, err);
-        }
+        for (size_t i = 0; i < count; i++)
+            position_settle(c, tps[i].topic, tps[i].partition);
         eddy__consumer_notify(&c->base, EDDY__REBALANCE_ASSIGN, tps, count);
         return;
     }
     auto_commit(c, tps, count, "before revoking partitions");
     eddy__consumer_notify(&c->base, EDDY__REBALANCE_REVOKE, tps, count);
-    for (size_t i = 0; i < count; i++) {
-        size_t at = part_find(c, tps[i].topic, tps[i].partition);
-        if (at != PART_NONE)
-            part_remove(c, at);
-    }
 }
 
 static eddy_err consumer_subscribe(eddy__consumer *base, const char *const *topics, size_t count)
 {
     embedded_consumer *c = (embedded_consumer *)base;
-    int created = 0;
-    eddy_err err = EDDY_OK;
-    if (!c->member) {
-        eddy_config *config = eddy_config_new();
-        err = config ? eddy_config_set(config, "enable.auto.commit", "false")
-                     : eddy__fail(EDDY_ERR_NO_MEMORY, "subscribe: out of memory");
-        /* The member's own reads are dropped; from the end they cost nothing. */
-        if (err == EDDY_OK)
-            err = eddy_config_set(config, "auto.offset.reset", "latest");
-        if (err == EDDY_OK)
-            err = eddy_log_consumer_new(c->log, base->group_id, config, &c->member);
-        eddy_config_destroy(config);
-        created = err == EDDY_OK;
-    }
-    if (err == EDDY_OK)
-        err = eddy_log_consumer_subscribe(c->member, topics, count, member_rebalance, c);
-    if (err != EDDY_OK && created) {
-        eddy_log_consumer_destroy(c->member);
-        c->member = NULL;
-    }
-    c->protocol_now = 1;
-    return err;
+    eddy_err err = lc_ready(c);
+    return err != EDDY_OK ? err
+                          : eddy_log_consumer_subscribe(c->lc, topics, count, on_rebalance, c);
 }
 
-/* Leaves the group: the member's REVOKE (through member_rebalance) empties the table. */
+/* Leaves the group: destroying the log consumer revokes everything (through on_rebalance);
+ * the log consumer has no unsubscribe, so a fresh one takes its place. */
 static eddy_err consumer_unsubscribe(eddy__consumer *base)
 {
     embedded_consumer *c = (embedded_consumer *)base;
-    if (c->member) {
-        eddy_log_consumer_destroy(c->member);
-        c->member = NULL;
-    }
-    if (c->part_count > 0)
-        parts_clear(c); /* partitions the member could not hand to member_rebalance */
+    eddy_log_consumer_destroy(c->lc); /* the callbacks still see c->lc */
+    c->lc = NULL;
+    c->paused_count = 0;
+    (void)lc_ready(c); /* else made again at the next call */
     return EDDY_OK;
 }
 
-/* Runs the group protocol: a poll of the member that does not wait. It may read one record of
- * its own, which is dropped; its read errors are the fetcher's to report. */
-static eddy_err protocol_run(embedded_consumer *c, int64_t now_ns)
+/* The log's message for auto.offset.reset=none names the group first; the seam's names the
+ * partition alone. */
+static eddy_err reset_error(embedded_consumer *c, eddy_err err)
 {
-    c->protocol_now = 0;
-    c->polls = 0;
-    c->next_protocol_ns = now_ns + (int64_t)CONSUMER_PROTOCOL_INTERVAL_MS * 1000000;
-    if (c->base.settings.auto_commit && now_ns >= c->next_auto_commit_ns) {
-        auto_commit(c, NULL, 0, "on interval");
-        c->next_auto_commit_ns = now_ns + c->base.settings.auto_commit_interval_ms * 1000000;
-    }
-    if (!c->member)
-        return EDDY_OK;
-    eddy_record dropped;
-    eddy_err err = eddy_log_consumer_poll(c->member, 0, &dropped);
-    if (err == EDDY_OK || err == EDDY_ERR_TIMED_OUT || err == EDDY_ERR_CORRUPT ||
-        err == EDDY_ERR_OFFSET_OUT_OF_RANGE)
-        return EDDY_OK;
-    return eddy__fail_context(err, "group '%s'", c->base.group_id);
-}
-
-/* ------------------------------------------------------------------------------------------ */
-/* Consumer: the fetcher and poll                                                             */
-
-/* Brings the fetcher in line with the table: rebuilt without the partitions that left it, and
- * every unpaused partition assigned at its position. */
-static eddy_err fetcher_apply(embedded_consumer *c)
-{
-    if (c->rebuild) {
-        eddy_log_consumer_destroy(c->fetcher);
-        c->fetcher = NULL;
-        for (size_t i = 0; i < c->part_count; i++)
-            c->parts[i].fetching = 0;
-        c->rebuild = 0;
-        c->dirty = 1;
-    }
-    if (!c->dirty)
-        return EDDY_OK;
-    for (size_t i = 0; i < c->part_count; i++) {
-        consumer_part *part = &c->parts[i];
-        if (part->paused || part->fetching)
-            continue;
-        if (part->position == EDDY__OFFSET_INVALID)
-            return eddy__fail(EDDY_ERR_OFFSET_OUT_OF_RANGE,
-                              "topic '%s' partition %d: no committed offset and "
-                              "auto.offset.reset is none",
-                              part->topic, (int)part->partition);
-        eddy_err err = EDDY_OK;
-        if (!c->fetcher)
-            err = eddy_log_consumer_new(c->log, NULL, c->fetcher_config, &c->fetcher);
-        if (err == EDDY_OK)
-            err =
-                eddy_log_consumer_assign(c->fetcher, part->topic, part->partition, part->position);
-        if (err != EDDY_OK)
-            return err;
-        part->fetching = 1;
-    }
-    c->dirty = 0;
-    return EDDY_OK;
-}
-
-/* Moves the record's partition's position past it. */
-static void position_advance(embedded_consumer *c, const eddy_record *record)
-{
-    size_t i = c->last_part;
-    if (i >= c->part_count || c->parts[i].partition != record->partition ||
-        strcmp(c->parts[i].topic, record->topic) != 0)
-        i = part_find(c, record->topic, record->partition);
-    /* The fetcher holds only the table's unpaused partitions. */
-    EDDY_ASSERT(i != PART_NONE && c->parts[i].fetching && !c->parts[i].paused);
-    c->parts[i].position = record->offset + 1;
-    c->last_part = i;
-}
-
-/* Whether the group protocol should run now: when asked to, and otherwise every
- * CONSUMER_PROTOCOL_INTERVAL_MS, looking at the clock every CONSUMER_CLOCK_POLLS polls. */
-static int protocol_due(embedded_consumer *c, int idle, int64_t *now_ns)
-{
-    int wanted = c->member || c->base.settings.auto_commit;
-    if (!wanted || (!idle && !c->protocol_now && ++c->polls < CONSUMER_CLOCK_POLLS))
-        return 0;
-    c->polls = 0;
-    *now_ns = eddy__monotonic_ns();
-    return c->protocol_now || *now_ns >= c->next_protocol_ns;
+    char prefix[EDDY_ERROR_MESSAGE_MAX];
+    snprintf(prefix, sizeof(prefix),
+             "group '%s': ", c->base.group_id ? c->base.group_id : "(none)");
+    const char *message = eddy_last_error();
+    size_t n = strlen(prefix);
+    if (strncmp(message, prefix, n) != 0)
+        return err;
+    char copy[EDDY_ERROR_MESSAGE_MAX];
+    snprintf(copy, sizeof(copy), "%s", message + n);
+    return eddy__fail(err, "%s", copy);
 }
 
 static eddy_err consumer_poll(eddy__consumer *base, int timeout_ms, eddy_record *record)
 {
     embedded_consumer *c = (embedded_consumer *)base;
-    int64_t deadline_ns = -1;
-    for (int idle = 0;; idle = 1) {
-        int64_t now_ns = 0;
-        eddy_err err = protocol_due(c, idle, &now_ns) ? protocol_run(c, now_ns) : EDDY_OK;
-        if (err == EDDY_OK && c->deferred != EDDY_OK) {
-            err = eddy__fail(c->deferred, "%s", c->deferred_message);
-            c->deferred = EDDY_OK;
+    if (base->settings.auto_commit && base->group_id) {
+        int64_t now_ns = eddy__monotonic_ns();
+        if (now_ns >= c->next_auto_commit_ns) {
+            auto_commit(c, NULL, 0, "on interval");
+            c->next_auto_commit_ns = now_ns + base->settings.auto_commit_interval_ms * 1000000;
         }
-        if (err == EDDY_OK)
-            err = fetcher_apply(c);
-        if (err != EDDY_OK)
-            return err;
-        /* The first look does not wait; later ones wait at most until the deadline, and, with a
-         * group, at most until the protocol must run again. */
-        int wait_ms = 0;
-        if (idle) {
-            now_ns = eddy__monotonic_ns();
-            if (deadline_ns < 0)
-                deadline_ns = timeout_ms < 0 ? INT64_MAX : now_ns + (int64_t)timeout_ms * 1000000;
-            if (now_ns >= deadline_ns)
-                return EDDY_ERR_TIMED_OUT;
-            int64_t left_ms = (deadline_ns - now_ns + 999999) / 1000000;
-            int64_t slice_ms = c->member ? CONSUMER_PROTOCOL_INTERVAL_MS : 100;
-            wait_ms = (int)(left_ms < slice_ms ? left_ms : slice_ms);
-        }
-        if (c->fetcher) {
-            err = eddy_log_consumer_poll(c->fetcher, wait_ms, record);
-            if (err == EDDY_OK) {
-                position_advance(c, record);
-                return EDDY_OK;
-            }
-            if (err != EDDY_ERR_TIMED_OUT)
-                return err;
-        } else if (wait_ms > 0) {
-            eddy__sleep_ms(wait_ms);
-        }
-        if (timeout_ms == 0)
-            return EDDY_ERR_TIMED_OUT;
     }
+    eddy_err err = lc_ready(c);
+    if (err != EDDY_OK)
+        return err;
+    if (base->mode != EDDY__CONSUMER_SUBSCRIBED && c->manual_count == 0) { /* wait it out */
+        while (timeout_ms < 0)
+            eddy__sleep_ms(1000);
+        if (timeout_ms > 0)
+            eddy__sleep_ms(timeout_ms);
+        return EDDY_ERR_TIMED_OUT;
+    }
+    err = eddy_log_consumer_poll(c->lc, timeout_ms, record);
+    return err == EDDY_ERR_OFFSET_OUT_OF_RANGE ? reset_error(c, err) : err;
 }
 
 /* ------------------------------------------------------------------------------------------ */
 /* Consumer: manual assignment, seek, position, pause                                         */
 
-/* Whether `name` is the very string of an assigned partition's topic. */
-static int topic_is_assigned(const embedded_consumer *c, const char *name)
-{
-    for (size_t i = 0; i < c->part_count; i++)
-        if (c->parts[i].topic == name)
-            return 1;
-    return 0;
-}
+/* A partition of a new manual assignment, with its own copy of the topic name (the caller's
+ * may be the log's, which unassigning frees). */
+typedef struct assign_plan {
+    char *topic;
+    int32_t partition;
+    int64_t offset;
+    int paused;
+} assign_plan;
 
+/* The log consumer assigns one partition at a time and unassigns all at once: the new
+ * assignment is planned first (kept partitions' positions and pauses), so that a failure before
+ * the log consumer is touched changes nothing; then everything is unassigned and assigned
+ * again. */
 static eddy_err consumer_assign(eddy__consumer *base, const eddy__topic_partition_offset *list,
                                 size_t count)
 {
     embedded_consumer *c = (embedded_consumer *)base;
-    for (size_t i = 0; i < count; i++) {
+    eddy_err err = lc_ready(c);
+    for (size_t i = 0; err == EDDY_OK && i < count; i++) {
         int32_t partitions = 0;
-        eddy_err err = eddy_log_topic_partitions(c->log, list[i].topic, &partitions);
+        err = eddy_log_topic_partitions(c->log, list[i].topic, &partitions);
         if (err != EDDY_OK)
             return eddy__fail_context(err, "assign");
         if (list[i].partition >= partitions)
@@ -1193,114 +966,123 @@ static eddy_err consumer_assign(eddy__consumer *base, const eddy__topic_partitio
                               "assign: topic '%s' has no partition %d (it has %d)", list[i].topic,
                               (int)list[i].partition, (int)partitions);
     }
-    /* Build the new table aside, so that a failure changes nothing. */
-    consumer_part *parts = count ? eddy__calloc(count, sizeof(*parts)) : NULL;
-    char *kept = c->part_count ? eddy__calloc(c->part_count, 1) : NULL;
-    eddy_err err = (count && !parts) || (c->part_count && !kept)
-                       ? eddy__fail(EDDY_ERR_NO_MEMORY, "assign: out of memory")
-                       : EDDY_OK;
-    size_t n = 0;
-    for (; err == EDDY_OK && n < count; n++) {
-        const eddy__topic_partition_offset *tp = &list[n];
-        size_t old = part_find(c, tp->topic, tp->partition);
-        if (old != PART_NONE && tp->offset == EDDY__OFFSET_INVALID) {
-            parts[n] = c->parts[old]; /* position, pause and fetcher state carry over */
-            kept[old] = 1;
-            continue;
-        }
-        int64_t offset = tp->offset == EDDY__OFFSET_INVALID ? EDDY_OFFSET_STORED : tp->offset;
-        err = position_resolve(c, tp->topic, tp->partition, offset, &parts[n].position);
-        if (err == EDDY_OK && !(parts[n].topic = eddy__strdup(tp->topic)))
+    if (err == EDDY_OK)
+        err = grow((void **)&c->paused, &c->paused_cap, count, sizeof(*c->paused));
+    assign_plan *plan = err == EDDY_OK && count ? eddy__calloc(count, sizeof(*plan)) : NULL;
+    if (err == EDDY_OK && count && !plan)
+        err = eddy__fail(EDDY_ERR_NO_MEMORY, "assign: out of memory");
+    for (size_t i = 0; err == EDDY_OK && i < count; i++) {
+        const eddy__topic_partition_offset *tp = &list[i];
+        plan[i] = (assign_plan){eddy__strdup(tp->topic), tp->partition, tp->offset,
+                                paused_find(c, tp->topic, tp->partition) != PART_NONE};
+        if (!plan[i].topic)
             err = eddy__fail(EDDY_ERR_NO_MEMORY, "assign: out of memory");
-        if (err != EDDY_OK)
-            break;
-        parts[n].partition = tp->partition;
-        parts[n].paused = old != PART_NONE && c->parts[old].paused;
-        if (old != PART_NONE)
-            kept[old] = 2; /* kept, at a new position: the fetcher re-seeks it */
+        if (err != EDDY_OK || tp->offset != EDDY__OFFSET_INVALID)
+            continue;
+        /* Keep the position of a partition already assigned; a new one starts STORED. */
+        plan[i].offset = EDDY_OFFSET_STORED;
+        int64_t position;
+        err = eddy_log_consumer_position(c->lc, tp->topic, tp->partition, &position);
+        if (err == EDDY_OK)
+            plan[i].offset = position;
+        else if (err == EDDY_ERR_STATE || err == EDDY_ERR_OFFSET_OUT_OF_RANGE)
+            err = EDDY_OK; /* not assigned; or still unknown, STORED again */
     }
-    if (err != EDDY_OK) {
-        for (size_t i = 0; parts && i <= n && i < count; i++)
-            if (!topic_is_assigned(c, parts[i].topic)) /* copied here, not carried over */
-                eddy__free(parts[i].topic);
-        eddy__free(parts);
-        eddy__free(kept);
-        return eddy__fail_context(err, "assign");
+    int touched = 0;
+    if (err == EDDY_OK) {
+        err = eddy_log_consumer_unassign(c->lc); /* never commits: enable.auto.commit=false */
+        touched = err == EDDY_OK;
     }
-    for (size_t i = 0; i < c->part_count; i++) {
-        if (kept[i] != 1) {
-            if (c->parts[i].fetching && kept[i] == 0)
-                c->rebuild = 1; /* gone from the assignment */
-            eddy__free(c->parts[i].topic);
-        }
+    if (touched) {
+        c->paused_count = 0;
+        c->manual_count = 0;
     }
-    eddy__free(kept);
-    eddy__free(c->parts);
-    c->parts = parts;
-    c->part_count = c->part_cap = count;
-    c->last_part = PART_NONE;
-    c->dirty = 1;
-    return EDDY_OK;
+    for (size_t i = 0; err == EDDY_OK && i < count; i++) {
+        err = eddy_log_consumer_assign(c->lc, plan[i].topic, plan[i].partition, plan[i].offset);
+        if (err == EDDY_OK)
+            position_settle(c, plan[i].topic, plan[i].partition);
+        if (err != EDDY_OK || !plan[i].paused)
+            continue;
+        eddy_topic_partition tp = {plan[i].topic, plan[i].partition};
+        err = eddy_log_consumer_pause(c->lc, &tp, 1);
+        if (err == EDDY_OK)
+            c->paused[c->paused_count++] =
+                (eddy_topic_partition){assigned_topic(c, tp.topic, tp.partition), tp.partition};
+    }
+    for (size_t i = 0; plan && i < count; i++)
+        eddy__free(plan[i].topic);
+    eddy__free(plan);
+    if (err == EDDY_OK) {
+        c->manual_count = count;
+        return EDDY_OK;
+    }
+    if (touched) { /* failed half way: nothing assigned rather than part of the list */
+        (void)eddy_log_consumer_unassign(c->lc);
+        c->paused_count = 0;
+    }
+    return eddy__fail_context(err, "assign");
 }
 
 static eddy_err consumer_assignment(eddy__consumer *base, const eddy_topic_partition **out,
                                     size_t *count)
 {
     embedded_consumer *c = (embedded_consumer *)base;
-    eddy_err err = grow((void **)&c->view, &c->view_cap, c->part_count, sizeof(*c->view));
-    if (err != EDDY_OK)
-        return err;
-    for (size_t i = 0; i < c->part_count; i++)
-        c->view[i] = (eddy_topic_partition){c->parts[i].topic, c->parts[i].partition};
-    *out = c->view;
-    *count = c->part_count;
-    return EDDY_OK;
+    if (!c->lc) {
+        *out = NULL;
+        *count = 0;
+        return EDDY_OK;
+    }
+    return eddy_log_consumer_assignment(c->lc, out, count);
 }
 
 static eddy_err consumer_seek(eddy__consumer *base, const char *topic, int32_t partition,
                               int64_t offset)
 {
     embedded_consumer *c = (embedded_consumer *)base;
-    size_t at = part_find(c, topic, partition);
-    if (at == PART_NONE)
-        return part_unassigned("seek", topic, partition);
-    int64_t position = 0;
-    eddy_err err = position_resolve(c, topic, partition, offset, &position);
-    if (err != EDDY_OK)
-        return eddy__fail_context(err, "seek");
-    c->parts[at].position = position;
-    c->parts[at].fetching = 0; /* assigning it again moves the fetcher's reader */
-    c->dirty = 1;
-    return EDDY_OK;
+    eddy_err err = lc_ready(c);
+    if (err == EDDY_OK)
+        err = eddy_log_consumer_seek(c->lc, topic, partition, offset);
+    if (err == EDDY_OK && offset < 0)
+        position_settle(c, topic, partition); /* the beginning or end as of now */
+    return err;
 }
 
 static eddy_err consumer_position(eddy__consumer *base, const char *topic, int32_t partition,
                                   int64_t *offset)
 {
     embedded_consumer *c = (embedded_consumer *)base;
-    size_t at = part_find(c, topic, partition);
-    if (at == PART_NONE)
-        return part_unassigned("position", topic, partition);
-    *offset = c->parts[at].position;
-    return EDDY_OK;
+    eddy_err err = lc_ready(c);
+    if (err == EDDY_OK)
+        err = eddy_log_consumer_position(c->lc, topic, partition, offset);
+    if (err == EDDY_ERR_OFFSET_OUT_OF_RANGE) { /* auto.offset.reset=none: unknown */
+        *offset = EDDY__OFFSET_INVALID;
+        return EDDY_OK;
+    }
+    return err;
 }
 
 static eddy_err consumer_pause(eddy__consumer *base, const eddy_topic_partition *tps, size_t count,
                                int pause)
 {
     embedded_consumer *c = (embedded_consumer *)base;
-    for (size_t i = 0; i < count; i++)
-        if (part_find(c, tps[i].topic, tps[i].partition) == PART_NONE)
-            return part_unassigned(pause ? "pause" : "resume", tps[i].topic, tps[i].partition);
-    for (size_t i = 0; i < count; i++) {
-        consumer_part *part = &c->parts[part_find(c, tps[i].topic, tps[i].partition)];
-        if (pause && !part->paused && part->fetching)
-            c->rebuild = 1;
-        if (!pause && part->paused)
-            c->dirty = 1;
-        part->paused = pause;
+    eddy_err err = lc_ready(c);
+    /* A manual assignment remembers its pauses, to keep them when assign keeps a partition. */
+    int manual = base->mode != EDDY__CONSUMER_SUBSCRIBED;
+    if (err == EDDY_OK && manual && pause)
+        err =
+            grow((void **)&c->paused, &c->paused_cap, c->paused_count + count, sizeof(*c->paused));
+    if (err == EDDY_OK)
+        err = pause ? eddy_log_consumer_pause(c->lc, tps, count)
+                    : eddy_log_consumer_resume(c->lc, tps, count);
+    for (size_t i = 0; err == EDDY_OK && manual && i < count; i++) {
+        size_t at = paused_find(c, tps[i].topic, tps[i].partition);
+        if (pause && at == PART_NONE)
+            c->paused[c->paused_count++] = (eddy_topic_partition){
+                assigned_topic(c, tps[i].topic, tps[i].partition), tps[i].partition};
+        else if (!pause && at != PART_NONE)
+            c->paused[at] = c->paused[--c->paused_count];
     }
-    return EDDY_OK;
+    return err;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1310,17 +1092,26 @@ static eddy_err consumer_commit(eddy__consumer *base, const eddy__topic_partitio
                                 size_t count)
 {
     embedded_consumer *c = (embedded_consumer *)base;
-    if (!offsets)
-        return commit_positions(c, NULL, 0);
-    /* A member commits only what it owns: its table follows the member's ownership, which moves
-     * only after this member's REVOKE returned. */
-    for (size_t i = 0; base->mode == EDDY__CONSUMER_SUBSCRIBED && i < count; i++)
-        if (part_find(c, offsets[i].topic, offsets[i].partition) == PART_NONE)
-            return eddy__fail(EDDY_ERR_STATE,
-                              "commit: group '%s': topic '%s' partition %d is not assigned to "
-                              "this member",
-                              base->group_id, offsets[i].topic, (int)offsets[i].partition);
-    return commit_offsets(c, offsets, count);
+    eddy_err err = lc_ready(c);
+    if (err != EDDY_OK || !offsets)
+        return err != EDDY_OK ? err : commit_positions(c, NULL, 0);
+    if (count == 0)
+        return EDDY_OK;
+    eddy_topic_partition *tps = eddy__malloc(count * sizeof(*tps));
+    int64_t *values = tps ? eddy__malloc(count * sizeof(*values)) : NULL;
+    if (!values) {
+        eddy__free(tps);
+        return eddy__fail(EDDY_ERR_NO_MEMORY, "commit: out of memory");
+    }
+    for (size_t i = 0; i < count; i++) {
+        tps[i] = (eddy_topic_partition){offsets[i].topic, offsets[i].partition};
+        values[i] = offsets[i].offset;
+    }
+    /* A member commits only partitions it owns: the log consumer checks. */
+    err = eddy_log_consumer_commit_offsets(c->lc, tps, values, count);
+    eddy__free(tps);
+    eddy__free(values);
+    return err;
 }
 
 static eddy_err consumer_committed(eddy__consumer *base, const char *topic, int32_t partition,
@@ -1339,28 +1130,25 @@ static eddy_err consumer_close(eddy__consumer *base)
 {
     embedded_consumer *c = (embedded_consumer *)base;
     eddy_err err = EDDY_OK;
-    if (c->member) {
-        consumer_unsubscribe(base); /* auto-commits through member_rebalance */
-    } else if (base->settings.auto_commit && base->group_id) {
+    /* A member's destroy revokes, auto-committing through on_rebalance. */
+    if (base->mode != EDDY__CONSUMER_SUBSCRIBED && base->settings.auto_commit && base->group_id) {
         err = commit_positions(c, NULL, 0);
         if (err != EDDY_OK)
             EDDY_WARN(MODULE, "group '%s': auto-commit on close: %s", base->group_id,
                       eddy_last_error());
     }
-    parts_clear(c);
-    eddy_log_consumer_destroy(c->fetcher);
-    eddy_log_consumer_destroy(c->committer);
-    c->fetcher = c->committer = NULL;
+    eddy_log_consumer_destroy(c->lc);
+    c->lc = NULL;
+    c->paused_count = c->manual_count = 0;
     return err;
 }
 
 static void consumer_destroy(eddy__consumer *base)
 {
     embedded_consumer *c = (embedded_consumer *)base;
-    EDDY_ASSERT(!c->member && !c->fetcher && !c->committer && c->part_count == 0);
-    eddy_config_destroy(c->fetcher_config);
-    eddy__free(c->parts);
-    eddy__free(c->view);
+    EDDY_ASSERT(!c->lc);
+    eddy_config_destroy(c->lc_config);
+    eddy__free(c->paused);
     eddy__free(c);
 }
 
@@ -1386,28 +1174,24 @@ static eddy_err consumer_new(eddy__client *client, const char *group_id,
     (void)config;
     static const char *const resets[] = {"earliest", "latest", "none"};
     embedded_consumer *c = eddy__calloc(1, sizeof(*c));
-    eddy_config *fetcher_config = c ? eddy_config_new() : NULL;
-    eddy_err err =
-        fetcher_config ? EDDY_OK : eddy__fail(EDDY_ERR_NO_MEMORY, "consumer: out of memory");
-    /* The fetcher resets out-of-range positions as the application asked; it never commits. */
+    eddy_config *lc_config = c ? eddy_config_new() : NULL;
+    eddy_err err = lc_config ? EDDY_OK : eddy__fail(EDDY_ERR_NO_MEMORY, "consumer: out of memory");
+    /* The seam auto-commits itself (on its interval, before revoking, on close). */
     if (err == EDDY_OK)
-        err = eddy_config_set(fetcher_config, "auto.offset.reset", resets[settings->offset_reset]);
+        err = eddy_config_set(lc_config, "auto.offset.reset", resets[settings->offset_reset]);
     if (err == EDDY_OK)
-        err = eddy_config_set(fetcher_config, "enable.auto.commit", "false");
-    /* Check the group id now, as Kafka's consumer does, rather than at subscribe. */
-    eddy_log_consumer *probe = NULL;
-    if (err == EDDY_OK && group_id)
-        err = eddy_log_consumer_new(client_log(client), group_id, fetcher_config, &probe);
-    eddy_log_consumer_destroy(probe);
+        err = eddy_config_set(lc_config, "enable.auto.commit", "false");
+    /* Made now, which checks the group id, as Kafka's consumer does, rather than at subscribe. */
+    if (err == EDDY_OK)
+        err = eddy_log_consumer_new(client_log(client), group_id, lc_config, &c->lc);
     if (err != EDDY_OK) {
-        eddy_config_destroy(fetcher_config);
+        eddy_config_destroy(lc_config);
         eddy__free(c);
         return err;
     }
     c->base.ops = &embedded_consumer_ops;
     c->log = client_log(client);
-    c->fetcher_config = fetcher_config;
-    c->last_part = PART_NONE;
+    c->lc_config = lc_config;
     *out = &c->base;
     return EDDY_OK;
 }
