@@ -803,26 +803,35 @@ eddy_global_table *eddy_global_table_from(eddy_builder *builder, const char *top
 /* ------------------------------------------------------------------------------------------ */
 /* Stateless stream operators                                                                 */
 
-/* The shape of filter, map, peek, ...: one processor with one callback under a stream. */
-static eddy__handle *stream_operator(eddy__handle *in, eddy__op op, const char *prefix,
-                                     const void *callback, const char *function)
+/* The shape of filter, map, peek, table filter, ...: one processor with one callback under a
+ * stream or a table (`kind`), giving a handle of the same kind. */
+static eddy__handle *single_operator(eddy__handle *in, eddy__handle_kind kind, eddy__op op,
+                                     const char *prefix, const void *callback,
+                                     const char *function)
 {
     bool usable;
-    eddy_builder *builder = handle_builder(in, EDDY__HANDLE_STREAM, function, &usable);
+    eddy_builder *builder = handle_builder(in, kind, function, &usable);
     if (!builder)
         return NULL;
     if (!usable)
-        return dead_handle(builder, EDDY__HANDLE_STREAM);
+        return dead_handle(builder, kind);
     if (!callback) {
         eddy__builder_fail(builder, EDDY_ERR_INVALID_ARGUMENT,
                            "%s: the callback is NULL (after %s)", function,
                            node_name(builder, in->node));
-        return dead_handle(builder, EDDY__HANDLE_STREAM);
+        return dead_handle(builder, kind);
     }
     uint32_t graph;
     uint32_t node =
         one_processor(builder, in, op, new_processor_name(builder, prefix), function, &graph);
-    return stream_handle(builder, in, node, graph, function);
+    return kind == EDDY__HANDLE_STREAM ? stream_handle(builder, in, node, graph, function)
+                                       : table_handle(builder, in, node, graph, function);
+}
+
+static eddy__handle *stream_operator(eddy__handle *in, eddy__op op, const char *prefix,
+                                     const void *callback, const char *function)
+{
+    return single_operator(in, EDDY__HANDLE_STREAM, op, prefix, callback, function);
 }
 
 eddy_stream *eddy_filter(eddy_stream *stream, eddy_predicate_fn predicate, void *opaque)
@@ -1634,22 +1643,7 @@ static uint32_t table_getter_store(eddy_builder *builder, uint32_t node, const c
 static eddy__handle *table_operator(eddy__handle *in, eddy__op op, const char *prefix,
                                     const void *callback, const char *function)
 {
-    bool usable;
-    eddy_builder *builder = handle_builder(in, EDDY__HANDLE_TABLE, function, &usable);
-    if (!builder)
-        return NULL;
-    if (!usable)
-        return dead_handle(builder, EDDY__HANDLE_TABLE);
-    if (!callback) {
-        eddy__builder_fail(builder, EDDY_ERR_INVALID_ARGUMENT,
-                           "%s: the callback is NULL (after %s)", function,
-                           node_name(builder, in->node));
-        return dead_handle(builder, EDDY__HANDLE_TABLE);
-    }
-    uint32_t graph;
-    uint32_t node =
-        one_processor(builder, in, op, new_processor_name(builder, prefix), function, &graph);
-    return table_handle(builder, in, node, graph, function);
+    return single_operator(in, EDDY__HANDLE_TABLE, op, prefix, callback, function);
 }
 
 static eddy_table *table_filter(eddy_table *table, eddy__op op, eddy_predicate_fn predicate,
