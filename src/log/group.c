@@ -2369,17 +2369,23 @@ eddy_err eddy_log_group_list(eddy_log *log, char ***names, size_t *count)
     return EDDY_OK;
 }
 
-eddy_err eddy_log_group_committed(eddy_log *log, const char *group, const char *topic,
-                                  int32_t partition, int64_t *offset)
+/* Loads a group's committed offsets (without creating the group). */
+static eddy_err group_offsets_read(eddy_log *log, const char *group, eddy__group_offsets *o)
 {
     char dir[PATH_MAX];
     eddy_err err = group_name_check(group);
     if (err == EDDY_OK)
         err = group_dir_make(log, group, 0, dir);
-    if (err != EDDY_OK)
-        return err;
+    if (err == EDDY_OK)
+        err = offsets_load(dir, o);
+    return err;
+}
+
+eddy_err eddy_log_group_committed(eddy_log *log, const char *group, const char *topic,
+                                  int32_t partition, int64_t *offset)
+{
     eddy__group_offsets o;
-    err = offsets_load(dir, &o);
+    eddy_err err = group_offsets_read(log, group, &o);
     if (err != EDDY_OK)
         return err;
     int found = 0;
@@ -2397,14 +2403,8 @@ eddy_err eddy_log_group_committed(eddy_log *log, const char *group, const char *
 eddy_err eddy_log_group_offsets(eddy_log *log, const char *group, eddy_group_offset_cb cb,
                                 void *opaque)
 {
-    char dir[PATH_MAX];
-    eddy_err err = group_name_check(group);
-    if (err == EDDY_OK)
-        err = group_dir_make(log, group, 0, dir);
-    if (err != EDDY_OK)
-        return err;
     eddy__group_offsets o;
-    err = offsets_load(dir, &o);
+    eddy_err err = group_offsets_read(log, group, &o);
     if (err != EDDY_OK)
         return err;
     for (size_t i = 0; i < o.count; i++)
