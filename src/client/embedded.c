@@ -515,12 +515,14 @@ static int reports_serve(embedded_producer *p)
     }
     p->base.in_callback = 0;
     size_t opaques_done = n < p->report_count ? p->reports[n].opaque_at : p->opaque_count;
-    memmove(p->reports, p->reports + n, (p->report_count - n) * sizeof(*p->reports));
+    if (p->report_count > n) /* memmove of NULL is undefined even for 0 bytes */
+        memmove(p->reports, p->reports + n, (p->report_count - n) * sizeof(*p->reports));
     p->report_count -= n;
     for (size_t i = 0; i < p->report_count; i++)
         p->reports[i].opaque_at -= opaques_done;
-    memmove(p->opaques, p->opaques + opaques_done,
-            (p->opaque_count - opaques_done) * sizeof(*p->opaques));
+    if (p->opaque_count > opaques_done)
+        memmove(p->opaques, p->opaques + opaques_done,
+                (p->opaque_count - opaques_done) * sizeof(*p->opaques));
     p->opaque_count -= opaques_done;
     p->reported -= served;
     return (int)(served > INT32_MAX ? INT32_MAX : served);

@@ -80,6 +80,30 @@ static inline int eddy__kv_compare(const void *a, size_t a_len, const void *b, s
     return (a_len > b_len) - (a_len < b_len);
 }
 
+/* ---- Decorators (logged.c, cached.c, locked.c) ---------------------------------------- */
+
+/* Receives every change a logged store makes: a put (value non-null) or a delete (value null).
+ * The slices are valid during the call. A non-OK return fails the write that caused it (the
+ * inner store is written first; the runtime treats a failed change log as fatal for the task). */
+typedef eddy_err (*eddy__kv_log_fn)(void *opaque, eddy_slice key, eddy_slice value);
+
+/* A changelogging store (Kafka's ChangeLoggingKeyValueBytesStore): every put and delete goes to
+ * `inner` and then to `log`. Reads go to inner. On success the decorator owns inner (closing it
+ * closes inner); on failure the caller still owns inner. The name is inner's. */
+eddy_err eddy__kv_store_logged(eddy_kv_store *inner, eddy__kv_log_fn log, void *opaque,
+                               eddy_kv_store **out);
+
+/* A record cache in front of `inner` (Kafka's CachingKeyValueStore, without forwarding): puts
+ * and deletes are kept in memory, folded per key (only a key's latest value is kept), and
+ * written to inner (in write order of their last change) by flush, or when the dirty entries
+ * exceed max_bytes (the least recently written ones first). Reads see the cache over inner;
+ * iterators merge the two in key order. max_bytes 0 writes through. Ownership as logged. */
+eddy_err eddy__kv_store_cached(eddy_kv_store *inner, size_t max_bytes, eddy_kv_store **out);
+
+/* Serializes access to `inner` with a readers-writer lock, for a global store that one thread
+ * writes while others read. Iterators hold the read lock until destroyed. Ownership as logged. */
+eddy_err eddy__kv_store_locked(eddy_kv_store *inner, eddy_kv_store **out);
+
 /* For tests of the memory store: checks every invariant of its hash table and B+tree (order,
  * separators, fill, leaf links, counts), returning EDDY_ERR_CORRUPT with a message naming the
  * first one broken. */

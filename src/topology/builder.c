@@ -358,6 +358,7 @@ static uint32_t node_new(eddy_builder *builder, eddy__op op, char *name, uint32_
     node->sink_topic = EDDY__NONE;
     node->store = EDDY__NONE;
     node->join_store = EDDY__NONE;
+    node->join_table = EDDY__NONE;
     node->renamed_with[0] = node->renamed_with[1] = EDDY__NONE;
     node->subtopology = -1;
     if (eddy__ids_push(&builder->graph_nodes[graph].members, index) != EDDY_OK) {
@@ -1954,6 +1955,7 @@ static eddy_stream *join_table(eddy_stream *stream, eddy_table *table, eddy_join
         return (eddy_stream *)dead;
     }
     builder->nodes[node].join_store = store;
+    builder->nodes[node].join_table = other->node;
     builder->nodes[node].joiner = joiner;
     builder->nodes[node].opaque = opaque;
     eddy__handle *out = stream_handle(builder, NULL, node, graph, function);

@@ -117,6 +117,8 @@ typedef struct eddy__node {
 
     uint32_t store;      /* aggregations, TABLE_SOURCE (once materialized), GLOBAL_TABLE_SOURCE */
     uint32_t join_store; /* JOIN_TABLE/LEFT_JOIN_TABLE: the table's store; *_GLOBAL: global store */
+    uint32_t join_table; /* JOIN_TABLE/LEFT_JOIN_TABLE: the table's node (its value getter runs
+                          * the unmaterialized table operators between join_store and it) */
     char *pending_store; /* TABLE_SOURCE: the store name, until an operator materializes it */
     uint32_t renamed_with[2]; /* nodes renamed along with this one (see eddy_table_named) */
     const char *rename_suffix[2];

@@ -1,0 +1,1770 @@
+/* The application runtime (include/eddy/app.h): stream threads running tasks over the client
+ * seam, state stores with changelogs, restoration, commits and checkpoints.
+ *
+ *     eddy_app ── client (embedded log or Kafka)
+ *       ├── global thread: global task over every partition of the global topics
+ *       └── stream thread × num.stream.threads
+ *             consumer (group = application.id, range) ── rebalance: make / close tasks
+ *             producer (sinks, repartition topics, changelogs)
+ *             tasks (sub-topology, partition) ── stores: cache → changelog → memory | RocksDB
+ *
+ * Each stream thread loops: poll a batch of records into per-task queues (one per input
+ * partition), process each task's records choosing the smallest head timestamp, run wall-clock
+ * punctuations, and commit every commit.interval.ms (the commit order is in thread_commit).
+ *
+ * Local state lives in state.dir/<application.id>/:
+ *     .lock                        flock'ed by the running instance
+ *     <sub>_<partition>/           a task's directory
+ *         rocksdb/<store>/         a RocksDB store
+ *         .checkpoint              the changelog offsets its RocksDB stores hold
+ *
+ * The checkpoint file is Kafka Streams' format (version 0): text lines
+ *     0
+ *     <count>
+ *     <changelog topic> <partition> <offset>     (count lines)
+ * where offset is the next changelog offset to restore from. It is written (temp file, fsync,
+ * rename) after each commit, and read when the task starts: its stores restore from there.
+ * A checkpoint that does not parse, or names an offset past the changelog's end, is ignored
+ * with a warning and its stores are wiped and restored from the beginning. In-memory stores
+ * are never checkpointed: they restore the whole changelog. */
+#include "eddy/app.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "client/client.h"
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/error.h"
+#include "core/hash.h"
+#include "core/logging.h"
+#include "runtime/runtime.h"
+#include "runtime/task.h"
+#include "store/store.h"
+#include "topology/topology.h"
+
+#define BATCH_RECORDS_MAX 4096
+#define SOURCE_TOPICS_MAX 64
+#define APP_ERROR_MAX 1024
+
+typedef struct stream_thread stream_thread;
+
+/* One input partition's queued records: indices into the thread's batch. */
+typedef struct input_queue {
+    char topic[256];
+    uint32_t *entries;
+    uint32_t head, count, capacity;
+} input_queue;
+
+typedef struct runtime_task {
+    eddy__task *task;
+    stream_thread *thread;
+    uint32_t subtopology;
+    int32_t partition;
+    char dir[EDDY__PATH_MAX];
+    eddy_kv_store **stores;     /* by store index: what the task uses (outermost decorator) */
+    int64_t *changelog_next;    /* by store index: next changelog offset (from deliveries) */
+    bool *checkpointable;       /* by store index: a RocksDB store with a changelog */
+    input_queue queues[SOURCE_TOPICS_MAX];
+    uint32_t queue_count;
+    bool dirty;                 /* processed records since the last commit */
+} runtime_task;
+
+/* A record polled and copied into the thread's batch arena. */
+typedef struct batch_entry {
+    size_t key_offset, value_offset, headers_offset;
+    size_t key_len, value_len;
+    bool key_null, value_null;
+    size_t header_count;
+    int64_t timestamp_ms, offset;
+    int32_t partition;
+    uint32_t task;  /* index into thread->tasks */
+    uint32_t queue; /* index into the task's queues */
+} batch_entry;
+
+struct stream_thread {
+    eddy_app *app;
+    int index;
+    pthread_t thread;
+    bool started;
+    eddy__consumer *consumer;
+    eddy__producer *producer;
+    runtime_task **tasks;
+    uint32_t task_count, task_capacity;
+    batch_entry *batch;
+    uint32_t batch_count;
+    eddy__buf arena;
+    int64_t last_commit_ms;
+    int64_t current_timestamp_ms; /* of the record in hand: changelog records carry it */
+    atomic_bool rebalancing;
+    bool failed;
+    eddy_err delivery_error;
+    pthread_mutex_t lock; /* held while processing and committing; queries take it */
+};
+
+struct eddy_app {
+    eddy_builder *builder;
+    const eddy__topology *topology;
+    eddy_config *config;
+    eddy__streams_config sc;
+    eddy__client *client;
+    char dir[EDDY__PATH_MAX]; /* state.dir/application.id */
+    int lock_fd;
+    int32_t *sub_partitions; /* by sub-topology index */
+    pthread_mutex_t state_lock;
+    pthread_cond_t state_cond;
+    eddy_app_state state;
+    eddy_app_state_fn listener;
+    void *listener_opaque;
+    char error[APP_ERROR_MAX];
+    eddy_err first_error;
+    atomic_bool stopping;
+    atomic_uint_fast64_t restored, restore_total;
+    stream_thread *threads;
+    int thread_count;
+    /* Global tables. */
+    eddy_kv_store **global_stores; /* by store index (locked wrappers) */
+    eddy__task *global_task;
+    eddy__task_host global_host;
+    eddy__consumer *global_consumer;
+    pthread_t global_thread;
+    bool global_started;
+    eddy__task_host host; /* for stream tasks: opaque is the task's thread, set per task */
+};
+
+static const char *const state_names[] = {"CREATED", "REBALANCING", "RUNNING",
+                                          "PENDING_SHUTDOWN", "NOT_RUNNING", "ERROR"};
+
+const char *eddy_app_state_name(eddy_app_state state)
+{
+    return (unsigned)state < 6 ? state_names[state] : "UNKNOWN";
+}
+
+/* ---- State ---------------------------------------------------------------------------------- */
+
+static void set_state(eddy_app *app, eddy_app_state next)
+{
+    pthread_mutex_lock(&app->state_lock);
+    eddy_app_state old = app->state;
+    /* ERROR and NOT_RUNNING are final; nothing but PENDING_SHUTDOWN leaves PENDING_SHUTDOWN. */
+    bool allowed = old != next && old != EDDY_APP_ERROR && old != EDDY_APP_NOT_RUNNING &&
+                   (old != EDDY_APP_PENDING_SHUTDOWN || next == EDDY_APP_NOT_RUNNING ||
+                    next == EDDY_APP_ERROR);
+    if (allowed)
+        app->state = next;
+    pthread_cond_broadcast(&app->state_cond);
+    pthread_mutex_unlock(&app->state_lock);
+    if (allowed) {
+        EDDY_INFO("runtime", "application %s: state %s -> %s", app->sc.application_id,
+                  eddy_app_state_name(old), eddy_app_state_name(next));
+        if (app->listener)
+            app->listener(next, old, app->listener_opaque);
+    }
+}
+
+static void app_fail(eddy_app *app, eddy_err err, const char *message)
+{
+    pthread_mutex_lock(&app->state_lock);
+    if (app->first_error == EDDY_OK) {
+        app->first_error = err;
+        snprintf(app->error, sizeof app->error, "%s", message);
+    }
+    pthread_mutex_unlock(&app->state_lock);
+    EDDY_ERROR("runtime", "application %s: %s", app->sc.application_id, message);
+    atomic_store(&app->stopping, true);
+    set_state(app, EDDY_APP_ERROR);
+}
+
+/* RUNNING once no thread is rebalancing, REBALANCING otherwise. */
+static void update_running_state(eddy_app *app)
+{
+    bool rebalancing = false;
+    for (int i = 0; i < app->thread_count; i++)
+        rebalancing |= atomic_load(&app->threads[i].rebalancing);
+    if (!atomic_load(&app->stopping))
+        set_state(app, rebalancing ? EDDY_APP_REBALANCING : EDDY_APP_RUNNING);
+}
+
+/* ---- Files ---------------------------------------------------------------------------------- */
+
+static eddy_err make_dirs(const char *path)
+{
+    char buf[EDDY__PATH_MAX];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+            return eddy__fail_errno(errno, "creating directory %s", buf);
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+        return eddy__fail_errno(errno, "creating directory %s", buf);
+    return EDDY_OK;
+}
+
+typedef struct checkpoint_entry {
+    char topic[256];
+    int32_t partition;
+    int64_t offset;
+} checkpoint_entry;
+
+/* Reads a task's checkpoint: EDDY_OK (count 0 when there is no file); EDDY_ERR_CORRUPT with a
+ * message when it does not parse. */
+static eddy_err checkpoint_read(const char *dir, checkpoint_entry *entries, uint32_t max,
+                                uint32_t *count)
+{
+    char path[EDDY__PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/.checkpoint", dir);
+    *count = 0;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return errno == ENOENT ? EDDY_OK : eddy__fail_errno(errno, "reading %s", path);
+    int version = -1;
+    long n = -1;
+    eddy_err err = EDDY_OK;
+    if (fscanf(f, "%d %ld", &version, &n) != 2 || version != 0 || n < 0 || (unsigned long)n > max)
+        err = eddy__fail(EDDY_ERR_CORRUPT, "checkpoint %s: bad header", path);
+    for (long i = 0; err == EDDY_OK && i < n; i++) {
+        checkpoint_entry *e = &entries[i];
+        if (fscanf(f, "%255s %" SCNd32 " %" SCNd64, e->topic, &e->partition, &e->offset) != 3 ||
+            e->offset < 0 || e->partition < 0)
+            err = eddy__fail(EDDY_ERR_CORRUPT, "checkpoint %s: line %ld does not parse", path,
+                             i + 3);
+    }
+    char extra[2];
+    if (err == EDDY_OK && fscanf(f, "%1s", extra) == 1)
+        err = eddy__fail(EDDY_ERR_CORRUPT, "checkpoint %s: unexpected text after %ld entries",
+                         path, n);
+    fclose(f);
+    if (err == EDDY_OK)
+        *count = (uint32_t)n;
+    return err;
+}
+
+static eddy_err checkpoint_write(const char *dir, const checkpoint_entry *entries, uint32_t count)
+{
+    char path[EDDY__PATH_MAX + 16], tmp[EDDY__PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/.checkpoint", dir);
+    snprintf(tmp, sizeof tmp, "%s/.checkpoint.tmp", dir);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return eddy__fail_errno(errno, "writing %s", tmp);
+    fprintf(f, "0\n%" PRIu32 "\n", count);
+    for (uint32_t i = 0; i < count; i++)
+        fprintf(f, "%s %" PRId32 " %" PRId64 "\n", entries[i].topic, entries[i].partition,
+                entries[i].offset);
+    bool ok = fflush(f) == 0 && fdatasync(fileno(f)) == 0;
+    int saved = errno;
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || rename(tmp, path) != 0)
+        return eddy__fail_errno(ok ? errno : saved, "writing %s", path);
+    return EDDY_OK;
+}
+
+/* ---- Stores and restoration ----------------------------------------------------------------- */
+
+static eddy_store_kind store_kind(const eddy_app *app, uint32_t store)
+{
+    eddy_store_kind kind = app->topology->stores[store].kind;
+    return kind == EDDY_STORE_DEFAULT ? app->sc.default_store : kind;
+}
+
+static void changelog_name(const eddy_app *app, uint32_t store, char *buf, size_t size)
+{
+    eddy__store_changelog_name(&app->topology->stores[store], app->sc.application_id, buf, size);
+}
+
+/* Opens a task's inner store; a RocksDB store that cannot be read is wiped and made again. */
+static eddy_err open_inner_store(eddy_app *app, const char *dir, uint32_t store, bool wipe,
+                                 eddy_kv_store **out)
+{
+    const char *name = app->topology->stores[store].name;
+    if (store_kind(app, store) == EDDY_STORE_MEMORY)
+        return eddy_kv_store_open_memory(name, out);
+    char rocks[EDDY__PATH_MAX + 16];
+    snprintf(rocks, sizeof rocks, "%s/rocksdb", dir);
+    if (wipe) {
+        eddy_err err = eddy_kv_store_wipe_rocksdb(rocks, name);
+        if (err != EDDY_OK)
+            return err;
+    }
+    eddy_err err = eddy_kv_store_open_rocksdb(name, rocks, app->config, out);
+    if (err == EDDY_ERR_CORRUPT) {
+        EDDY_WARN("runtime", "store %s in %s cannot be read (%s): wiping it; it is restored from "
+                             "its changelog",
+                  name, rocks, eddy_last_error());
+        err = eddy_kv_store_wipe_rocksdb(rocks, name);
+        if (err == EDDY_OK)
+            err = eddy_kv_store_open_rocksdb(name, rocks, app->config, out);
+    }
+    return err;
+}
+
+/* Restores `store` from its changelog partition, from `from` (an offset or
+ * EDDY_OFFSET_BEGINNING) to the end. Returns the next offset through *next. */
+static eddy_err restore_store(eddy_app *app, const char *task_id, eddy_kv_store *store,
+                              const char *topic, int32_t partition, int64_t from, int64_t *next)
+{
+    int64_t low = 0, high = 0;
+    eddy_err err = eddy__client_watermarks(app->client, topic, partition, &low, &high);
+    if (err != EDDY_OK)
+        return err;
+    int64_t start = from < 0 ? low : (from < low ? low : from);
+    *next = high;
+    if (start >= high)
+        return EDDY_OK;
+    uint64_t total = (uint64_t)(high - start);
+    atomic_fetch_add(&app->restore_total, total);
+    eddy__consumer *consumer = NULL;
+    eddy_config *cc = eddy_config_new();
+    if (!cc || eddy_config_set(cc, "auto.offset.reset", "earliest") != EDDY_OK)
+        err = eddy__fail(EDDY_ERR_NO_MEMORY, "out of memory restoring %s", topic);
+    if (err == EDDY_OK)
+        err = eddy__consumer_new(app->client, NULL, cc, &consumer);
+    eddy__topic_partition_offset tp = {topic, partition, start};
+    if (err == EDDY_OK)
+        err = eddy__consumer_assign(consumer, &tp, 1);
+    uint64_t restored = 0;
+    int64_t position = start;
+    while (err == EDDY_OK && position < high && !atomic_load(&app->stopping)) {
+        eddy_record rec;
+        err = eddy__consumer_poll(consumer, 1000, &rec);
+        if (err == EDDY_ERR_TIMED_OUT) {
+            err = EDDY_OK;
+            continue;
+        }
+        if (err != EDDY_OK)
+            break;
+        if (rec.key.data)
+            err = rec.value.data ? eddy_kv_put(store, rec.key, rec.value)
+                                 : eddy_kv_delete(store, rec.key);
+        position = rec.offset + 1;
+        restored++;
+        atomic_fetch_add(&app->restored, 1);
+    }
+    if (err == EDDY_OK)
+        err = eddy_kv_flush(store);
+    eddy__consumer_destroy(consumer);
+    eddy_config_destroy(cc);
+    if (err == EDDY_OK)
+        EDDY_INFO("runtime", "task %s: restored %" PRIu64 " of %" PRIu64 " records into store %s "
+                             "from %s partition %" PRId32 " (offsets %" PRId64 "..%" PRId64 ")",
+                  task_id, restored, total, eddy_kv_store_name(store), topic, partition, start,
+                  high);
+    /* Nothing changed the changelog's end while we read it: the task's records are written only
+     * by this task, which does not run yet. */
+    return err;
+}
+
+/* The changelog callback of a task's store: a record to the store's changelog partition. */
+typedef struct changelog_target {
+    runtime_task *task;
+    uint32_t store;
+} changelog_target;
+
+static eddy_err log_change(void *opaque, eddy_slice key, eddy_slice value)
+{
+    changelog_target *target = opaque;
+    runtime_task *rt = target->task;
+    eddy_app *app = rt->thread->app;
+    char topic[512];
+    changelog_name(app, target->store, topic, sizeof topic);
+    eddy_record rec = {.key = key, .value = value,
+                       .timestamp_ms = rt->thread->current_timestamp_ms};
+    eddy_err err;
+    while ((err = eddy__producer_send(rt->thread->producer, topic, rt->partition, &rec,
+                                      &rt->changelog_next[target->store])) == EDDY_ERR_BUSY)
+        eddy__producer_poll(rt->thread->producer, 10);
+    return err;
+}
+
+/* The per-store budget of the record cache: the thread's share, split over its stores. */
+static size_t cache_budget(eddy_app *app)
+{
+    uint32_t stores = app->topology->store_count ? app->topology->store_count : 1;
+    return (size_t)(app->sc.cache_max_bytes / app->sc.num_stream_threads / stores);
+}
+
+/* Opens, restores and decorates one store of a new task. */
+static eddy_err task_store_open(runtime_task *rt, uint32_t store, const checkpoint_entry *cp,
+                                uint32_t cp_count, bool checkpoint_bad, changelog_target *targets)
+{
+    eddy_app *app = rt->thread->app;
+    const eddy__store *s = &app->topology->stores[store];
+    char topic[512], task_id[32];
+    changelog_name(app, store, topic, sizeof topic);
+    snprintf(task_id, sizeof task_id, "%" PRId32 "_%" PRId32,
+             app->topology->subtopologies[rt->subtopology].id, rt->partition);
+    bool persistent = store_kind(app, store) == EDDY_STORE_ROCKSDB;
+    int64_t from = EDDY_OFFSET_BEGINNING;
+    for (uint32_t i = 0; i < cp_count && persistent && s->changelog; i++)
+        if (strcmp(cp[i].topic, topic) == 0 && cp[i].partition == rt->partition)
+            from = cp[i].offset;
+    if (persistent && s->changelog && from >= 0) {
+        int64_t high = 0;
+        if (eddy__client_watermarks(app->client, topic, rt->partition, NULL, &high) == EDDY_OK &&
+            from > high) {
+            EDDY_WARN("runtime", "task %s: checkpoint offset %" PRId64 " of store %s is past the "
+                                 "end of %s (%" PRId64 "): wiping the store and restoring it all",
+                      task_id, from, s->name, topic, high);
+            from = EDDY_OFFSET_BEGINNING;
+        }
+    }
+    /* Without a checkpoint a persistent store may hold anything: start it empty. */
+    bool wipe = persistent && (checkpoint_bad || from < 0);
+    eddy_kv_store *inner = NULL;
+    eddy_err err = open_inner_store(app, rt->dir, store, wipe, &inner);
+    if (err != EDDY_OK)
+        return err;
+    rt->checkpointable[store] = persistent && s->changelog;
+    if (!s->changelog) {
+        rt->stores[store] = inner;
+        return EDDY_OK;
+    }
+    int64_t next = 0;
+    err = restore_store(app, task_id, inner, topic, rt->partition, from, &next);
+    rt->changelog_next[store] = next;
+    eddy_kv_store *logged = NULL, *cached = NULL;
+    targets[store] = (changelog_target){rt, store};
+    if (err == EDDY_OK)
+        err = eddy__kv_store_logged(inner, log_change, &targets[store], &logged);
+    if (err != EDDY_OK) {
+        eddy_kv_store_close(inner);
+        return err;
+    }
+    err = eddy__kv_store_cached(logged, cache_budget(app), &cached);
+    if (err != EDDY_OK) {
+        eddy_kv_store_close(logged);
+        return err;
+    }
+    rt->stores[store] = cached;
+    return EDDY_OK;
+}
+
+/* ---- Hosts ---------------------------------------------------------------------------------- */
+
+static eddy_err send_with_retry(eddy__producer *producer, const char *topic, int32_t partition,
+                                const eddy_record *rec, void *opaque)
+{
+    eddy_err err;
+    while ((err = eddy__producer_send(producer, topic, partition, rec, opaque)) == EDDY_ERR_BUSY)
+        eddy__producer_poll(producer, 10);
+    return err;
+}
+
+static eddy_err host_send(void *opaque, eddy__task *task, const char *topic, int32_t partition,
+                          const eddy_record *record)
+{
+    (void)task;
+    stream_thread *thread = opaque;
+    eddy_err err = send_with_retry(thread->producer, topic, partition, record, NULL);
+    if (err != EDDY_OK && thread->app->sc.production_continue && err != EDDY_ERR_NO_MEMORY) {
+        EDDY_WARN("runtime", "skipping a record that could not be sent to %s: %s", topic,
+                  eddy_last_error());
+        return EDDY_OK;
+    }
+    return err;
+}
+
+static runtime_task *task_being_made; /* set while eddy__task_new runs (one thread at a time) */
+
+static eddy_err host_open_store(void *opaque, eddy__task *task, uint32_t store, eddy_kv_store **out)
+{
+    (void)task;
+    stream_thread *thread = opaque;
+    eddy_app *app = thread->app;
+    if (app->topology->stores[store].global) {
+        *out = app->global_stores[store];
+        return *out ? EDDY_OK
+                    : eddy__fail(EDDY_ERR_STATE, "global store %s is not open",
+                                 app->topology->stores[store].name);
+    }
+    (void)task_being_made;
+    return eddy__fail(EDDY_ERR_STATE, "store %s was not opened for its task",
+                      app->topology->stores[store].name);
+}
+
+static int64_t host_wall_clock(void *opaque)
+{
+    (void)opaque;
+    return eddy__now_ms();
+}
+
+/* ---- Tasks ---------------------------------------------------------------------------------- */
+
+static uint32_t subtopology_of_topic(const eddy_app *app, const char *topic)
+{
+    const eddy__topology *t = app->topology;
+    for (uint32_t s = 0; s < t->subtopology_count; s++) {
+        if (t->subtopologies[s].global)
+            continue;
+        char names[SOURCE_TOPICS_MAX][256];
+        uint32_t n = eddy__subtopology_source_topics(t, s, app->sc.application_id, names,
+                                                     SOURCE_TOPICS_MAX);
+        for (uint32_t i = 0; i < n && i < SOURCE_TOPICS_MAX; i++)
+            if (strcmp(names[i], topic) == 0)
+                return s;
+    }
+    return EDDY__NONE;
+}
+
+static runtime_task *thread_find_task(stream_thread *thread, uint32_t sub, int32_t partition,
+                                      uint32_t *index)
+{
+    for (uint32_t i = 0; i < thread->task_count; i++) {
+        runtime_task *rt = thread->tasks[i];
+        if (rt->subtopology == sub && rt->partition == partition) {
+            if (index)
+                *index = i;
+            return rt;
+        }
+    }
+    return NULL;
+}
+
+/* A per-task host: the shared host with the task's stores reachable. */
+typedef struct task_host {
+    eddy__task_host host;
+    runtime_task *rt;
+    changelog_target *targets;
+} task_host;
+
+static eddy_err task_host_open_store(void *opaque, eddy__task *task, uint32_t store,
+                                     eddy_kv_store **out)
+{
+    task_host *th = opaque;
+    if (th->rt->stores[store]) {
+        *out = th->rt->stores[store];
+        return EDDY_OK;
+    }
+    return host_open_store(th->rt->thread, task, store, out);
+}
+
+static eddy_err task_host_send(void *opaque, eddy__task *task, const char *topic,
+                               int32_t partition, const eddy_record *record)
+{
+    return host_send(((task_host *)opaque)->rt->thread, task, topic, partition, record);
+}
+
+static void runtime_task_free(runtime_task *rt)
+{
+    if (!rt)
+        return;
+    eddy_app *app = rt->thread->app;
+    eddy__task_destroy(rt->task);
+    if (rt->stores)
+        for (uint32_t s = 0; s < app->topology->store_count; s++)
+            if (!app->topology->stores[s].global)
+                eddy_kv_store_close(rt->stores[s]);
+    for (uint32_t q = 0; q < rt->queue_count; q++)
+        eddy__free(rt->queues[q].entries);
+    /* The host and targets were allocated with the task (see task_make). */
+    eddy__free(rt->stores);
+    eddy__free(rt->changelog_next);
+    eddy__free(rt->checkpointable);
+    eddy__free(rt);
+}
+
+static eddy_err task_make_stores(runtime_task *rt, changelog_target *targets)
+{
+    eddy_app *app = rt->thread->app;
+    const eddy__subtopology *sub = &app->topology->subtopologies[rt->subtopology];
+    checkpoint_entry cp[256];
+    uint32_t cp_count = 0;
+    bool bad = false;
+    eddy_err err = checkpoint_read(rt->dir, cp, 256, &cp_count);
+    if (err == EDDY_ERR_CORRUPT) {
+        EDDY_WARN("runtime", "%s: wiping the task's stores and restoring them from their "
+                             "changelogs",
+                  eddy_last_error());
+        bad = true;
+        cp_count = 0;
+    } else if (err != EDDY_OK) {
+        return err;
+    }
+    for (uint32_t i = 0; i < sub->stores.count; i++) {
+        uint32_t store = sub->stores.items[i];
+        if (app->topology->stores[store].global || rt->stores[store])
+            continue;
+        err = task_store_open(rt, store, cp, cp_count, bad, targets);
+        if (err != EDDY_OK)
+            return err;
+    }
+    return EDDY_OK;
+}
+
+/* Makes the task (sub, partition) on `thread`: directory, stores restored, processors. */
+static eddy_err task_make(stream_thread *thread, uint32_t sub, int32_t partition,
+                          runtime_task **out)
+{
+    eddy_app *app = thread->app;
+    const eddy__topology *t = app->topology;
+    uint32_t stores = t->store_count ? t->store_count : 1;
+    /* The task, its host and its changelog targets in one allocation, freed with rt. */
+    runtime_task *rt = eddy__calloc(1, sizeof *rt);
+    task_host *th = eddy__calloc(1, sizeof *th + stores * sizeof(changelog_target));
+    if (rt) {
+        rt->stores = eddy__calloc(stores, sizeof *rt->stores);
+        rt->changelog_next = eddy__calloc(stores, sizeof *rt->changelog_next);
+        rt->checkpointable = eddy__calloc(stores, sizeof *rt->checkpointable);
+    }
+    if (!rt || !th || !rt->stores || !rt->changelog_next || !rt->checkpointable) {
+        eddy__free(th);
+        if (rt)
+            rt->thread = thread;
+        runtime_task_free(rt);
+        return eddy__fail(EDDY_ERR_NO_MEMORY, "out of memory making a task");
+    }
+    rt->thread = thread;
+    rt->subtopology = sub;
+    rt->partition = partition;
+    snprintf(rt->dir, sizeof rt->dir, "%s/%" PRId32 "_%" PRId32, app->dir,
+             t->subtopologies[sub].id, partition);
+    th->rt = rt;
+    th->targets = (changelog_target *)(th + 1);
+    th->host = app->host;
+    th->host.opaque = th;
+    th->host.send = task_host_send;
+    th->host.open_store = task_host_open_store;
+    eddy_err err = make_dirs(rt->dir);
+    if (err == EDDY_OK)
+        err = task_make_stores(rt, th->targets);
+    if (err == EDDY_OK)
+        err = eddy__task_new(&th->host, sub, partition, &rt->task);
+    if (err != EDDY_OK) {
+        runtime_task_free(rt);
+        eddy__free(th);
+        return err;
+    }
+    /* The host lives as long as the task: keep it reachable through the queue array's spare
+     * pointer (freed in thread_close_task). */
+    rt->queues[SOURCE_TOPICS_MAX - 1].entries = (uint32_t *)th;
+    char names[SOURCE_TOPICS_MAX][256];
+    uint32_t n = eddy__subtopology_source_topics(t, sub, app->sc.application_id, names,
+                                                 SOURCE_TOPICS_MAX - 1);
+    for (uint32_t i = 0; i < n && i < SOURCE_TOPICS_MAX - 1; i++)
+        snprintf(rt->queues[i].topic, sizeof rt->queues[i].topic, "%s", names[i]);
+    rt->queue_count = n < SOURCE_TOPICS_MAX - 1 ? n : SOURCE_TOPICS_MAX - 1;
+    *out = rt;
+    return EDDY_OK;
+}
+
+static void task_destroy_with_host(runtime_task *rt)
+{
+    task_host *th = (task_host *)rt->queues[SOURCE_TOPICS_MAX - 1].entries;
+    rt->queues[SOURCE_TOPICS_MAX - 1].entries = NULL;
+    runtime_task_free(rt);
+    eddy__free(th);
+}
+
+static eddy_err thread_add_task(stream_thread *thread, uint32_t sub, int32_t partition)
+{
+    if (thread_find_task(thread, sub, partition, NULL))
+        return EDDY_OK;
+    if (thread->task_count == thread->task_capacity) {
+        uint32_t capacity = thread->task_capacity ? thread->task_capacity * 2 : 8;
+        runtime_task **grown = eddy__realloc(thread->tasks, capacity * sizeof *grown);
+        if (!grown)
+            return eddy__fail(EDDY_ERR_NO_MEMORY, "out of memory adding a task");
+        thread->tasks = grown;
+        thread->task_capacity = capacity;
+    }
+    runtime_task *rt = NULL;
+    eddy_err err = task_make(thread, sub, partition, &rt);
+    if (err != EDDY_OK)
+        return err;
+    thread->tasks[thread->task_count++] = rt;
+    EDDY_INFO("runtime", "thread %d: task %s started", thread->index, eddy__task_id(rt->task));
+    return EDDY_OK;
+}
+
+/* ---- Commit --------------------------------------------------------------------------------- */
+
+static void on_delivery(eddy__producer *producer, const eddy__delivery *d, void *opaque)
+{
+    (void)producer;
+    stream_thread *thread = opaque;
+    if (d->err == EDDY_OK) {
+        if (d->record_opaque) {
+            int64_t *next = d->record_opaque;
+            if (d->offset + 1 > *next)
+                *next = d->offset + 1;
+        }
+        return;
+    }
+    bool changelog = d->record_opaque != NULL;
+    if (!changelog && thread->app->sc.production_continue) {
+        EDDY_WARN("runtime", "a record to %s partition %" PRId32 " was not written: %s", d->topic,
+                  d->partition, eddy_last_error());
+        return;
+    }
+    if (thread->delivery_error == EDDY_OK) {
+        thread->delivery_error = d->err;
+        char message[APP_ERROR_MAX];
+        snprintf(message, sizeof message, "thread %d: writing to %s partition %" PRId32 " failed: %s",
+                 thread->index, d->topic, d->partition, eddy_last_error());
+        app_fail(thread->app, d->err, message);
+    }
+}
+
+/* The commit (Kafka's at-least-once order): flush caches and stores, which writes changelog
+ * records; flush the producer, so every output and changelog record is durable; commit the
+ * input offsets; then write the checkpoints with the changelog offsets now durable. */
+static eddy_err tasks_commit(stream_thread *thread, runtime_task **tasks, uint32_t count)
+{
+    eddy_app *app = thread->app;
+    eddy_err err = EDDY_OK;
+    for (uint32_t i = 0; i < count && err == EDDY_OK; i++)
+        for (uint32_t s = 0; s < app->topology->store_count && err == EDDY_OK; s++)
+            if (tasks[i]->stores[s] && !app->topology->stores[s].global)
+                err = eddy_kv_flush(tasks[i]->stores[s]);
+    if (err == EDDY_OK)
+        err = eddy__producer_flush(thread->producer, -1);
+    if (err == EDDY_OK && thread->delivery_error != EDDY_OK)
+        err = thread->delivery_error;
+    if (err == EDDY_OK)
+        err = eddy__consumer_commit(thread->consumer, NULL, 0);
+    for (uint32_t i = 0; i < count && err == EDDY_OK; i++) {
+        runtime_task *rt = tasks[i];
+        checkpoint_entry cp[256];
+        uint32_t n = 0;
+        for (uint32_t s = 0; s < app->topology->store_count && n < 256; s++) {
+            if (!rt->checkpointable[s])
+                continue;
+            changelog_name(app, s, cp[n].topic, sizeof cp[n].topic);
+            cp[n].partition = rt->partition;
+            cp[n].offset = rt->changelog_next[s];
+            n++;
+        }
+        if (n > 0)
+            err = checkpoint_write(rt->dir, cp, n);
+        rt->dirty = false;
+    }
+    return err;
+}
+
+static eddy_err thread_commit(stream_thread *thread)
+{
+    thread->last_commit_ms = eddy__now_ms();
+    return tasks_commit(thread, thread->tasks, thread->task_count);
+}
+
+static void thread_error(stream_thread *thread, eddy_err err, const char *what)
+{
+    char message[APP_ERROR_MAX];
+    snprintf(message, sizeof message, "thread %d: %s: %s", thread->index, what, eddy_last_error());
+    thread->failed = true;
+    app_fail(thread->app, err, message);
+}
+
+/* ---- Rebalance ------------------------------------------------------------------------------ */
+
+static void thread_close_tasks_for(stream_thread *thread, const eddy_topic_partition *parts,
+                                   size_t count, bool commit)
+{
+    eddy_app *app = thread->app;
+    runtime_task *closing[256];
+    uint32_t n = 0;
+    for (size_t i = 0; i < count; i++) {
+        uint32_t sub = subtopology_of_topic(app, parts[i].topic);
+        uint32_t index;
+        runtime_task *rt = sub == EDDY__NONE ? NULL
+                                             : thread_find_task(thread, sub, parts[i].partition,
+                                                                &index);
+        bool listed = false;
+        for (uint32_t k = 0; k < n; k++)
+            listed |= closing[k] == rt;
+        if (rt && !listed && n < 256)
+            closing[n++] = rt;
+    }
+    if (commit && n > 0 && !thread->failed) {
+        eddy_err err = tasks_commit(thread, closing, n);
+        if (err != EDDY_OK)
+            thread_error(thread, err, "committing revoked tasks");
+    }
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t index;
+        if (!thread_find_task(thread, closing[k]->subtopology, closing[k]->partition, &index))
+            continue;
+        EDDY_INFO("runtime", "thread %d: task %s closed", thread->index,
+                  eddy__task_id(closing[k]->task));
+        task_destroy_with_host(closing[k]);
+        thread->tasks[index] = thread->tasks[--thread->task_count];
+    }
+}
+
+static void on_rebalance(eddy__consumer *consumer, eddy__rebalance_event event,
+                         const eddy_topic_partition *parts, size_t count, void *opaque)
+{
+    (void)consumer;
+    stream_thread *thread = opaque;
+    eddy_app *app = thread->app;
+    atomic_store(&thread->rebalancing, true);
+    set_state(app, EDDY_APP_REBALANCING);
+    if (event != EDDY__REBALANCE_ASSIGN) {
+        thread_close_tasks_for(thread, parts, count, event == EDDY__REBALANCE_REVOKE);
+        return;
+    }
+    for (size_t i = 0; i < count && !thread->failed; i++) {
+        uint32_t sub = subtopology_of_topic(app, parts[i].topic);
+        if (sub == EDDY__NONE)
+            continue;
+        eddy_err err = thread_add_task(thread, sub, parts[i].partition);
+        if (err != EDDY_OK) {
+            char what[512];
+            snprintf(what, sizeof what, "starting task %" PRId32 "_%" PRId32,
+                     app->topology->subtopologies[sub].id, parts[i].partition);
+            thread_error(thread, err, what);
+        }
+    }
+}
+
+/* ---- The processing loop -------------------------------------------------------------------- */
+
+static eddy_err arena_copy(eddy__buf *arena, eddy_slice s, size_t *offset)
+{
+    *offset = arena->len;
+    return s.len ? eddy__buf_append(arena, s.data, s.len) : EDDY_OK;
+}
+
+/* Copies a polled record into the batch (its pointers die at the next poll). */
+static eddy_err batch_add(stream_thread *thread, const eddy_record *rec)
+{
+    eddy_app *app = thread->app;
+    uint32_t sub = subtopology_of_topic(app, rec->topic);
+    if (sub == EDDY__NONE)
+        return EDDY_OK;
+    uint32_t index;
+    runtime_task *rt = thread_find_task(thread, sub, rec->partition, &index);
+    if (!rt) {
+        eddy_err err = thread_add_task(thread, sub, rec->partition);
+        if (err != EDDY_OK)
+            return err;
+        rt = thread_find_task(thread, sub, rec->partition, &index);
+    }
+    uint32_t q = 0;
+    while (q < rt->queue_count && strcmp(rt->queues[q].topic, rec->topic) != 0)
+        q++;
+    if (q == rt->queue_count)
+        return EDDY_OK;
+    input_queue *queue = &rt->queues[q];
+    if (queue->count == queue->capacity) {
+        uint32_t capacity = queue->capacity ? queue->capacity * 2 : 64;
+        uint32_t *grown = eddy__realloc(queue->entries, capacity * sizeof *grown);
+        if (!grown)
+            return eddy__fail(EDDY_ERR_NO_MEMORY, "out of memory queueing a record");
+        queue->entries = grown;
+        queue->capacity = capacity;
+    }
+    batch_entry *e = &thread->batch[thread->batch_count];
+    memset(e, 0, sizeof *e);
+    eddy_err err = arena_copy(&thread->arena, rec->key, &e->key_offset);
+    if (err == EDDY_OK)
+        err = arena_copy(&thread->arena, rec->value, &e->value_offset);
+    e->headers_offset = thread->arena.len;
+    for (size_t h = 0; h < rec->header_count && err == EDDY_OK; h++) {
+        uint8_t lens[16];
+        eddy__be64_put(lens, rec->headers[h].key.data ? rec->headers[h].key.len : UINT64_MAX);
+        eddy__be64_put(lens + 8,
+                       rec->headers[h].value.data ? rec->headers[h].value.len : UINT64_MAX);
+        err = eddy__buf_append(&thread->arena, lens, 16);
+        if (err == EDDY_OK && rec->headers[h].key.len)
+            err = eddy__buf_append(&thread->arena, rec->headers[h].key.data,
+                                   rec->headers[h].key.len);
+        if (err == EDDY_OK && rec->headers[h].value.len)
+            err = eddy__buf_append(&thread->arena, rec->headers[h].value.data,
+                                   rec->headers[h].value.len);
+    }
+    if (err != EDDY_OK)
+        return err;
+    e->key_len = rec->key.len;
+    e->value_len = rec->value.len;
+    e->key_null = !rec->key.data;
+    e->value_null = !rec->value.data;
+    e->header_count = rec->header_count;
+    e->timestamp_ms = rec->timestamp_ms;
+    e->offset = rec->offset;
+    e->partition = rec->partition;
+    e->task = index;
+    e->queue = q;
+    queue->entries[queue->count++] = thread->batch_count++;
+    return EDDY_OK;
+}
+
+static const uint8_t empty_bytes[1];
+
+static eddy_slice arena_slice(const stream_thread *thread, size_t offset, size_t len, bool null)
+{
+    if (null)
+        return (eddy_slice){0};
+    return (eddy_slice){len ? thread->arena.data + offset : empty_bytes, len};
+}
+
+/* Rebuilds a batch entry as a record; headers go into `headers` (at most max). */
+static void batch_record(const stream_thread *thread, const batch_entry *e, const char *topic,
+                         eddy_header *headers, size_t max, eddy_record *rec)
+{
+    memset(rec, 0, sizeof *rec);
+    rec->key = arena_slice(thread, e->key_offset, e->key_len, e->key_null);
+    rec->value = arena_slice(thread, e->value_offset, e->value_len, e->value_null);
+    rec->timestamp_ms = e->timestamp_ms;
+    rec->offset = e->offset;
+    rec->partition = e->partition;
+    rec->topic = topic;
+    size_t at = e->headers_offset;
+    for (size_t h = 0; h < e->header_count && h < max; h++) {
+        uint64_t klen = eddy__be64_get(thread->arena.data + at);
+        uint64_t vlen = eddy__be64_get(thread->arena.data + at + 8);
+        at += 16;
+        bool knull = klen == UINT64_MAX, vnull = vlen == UINT64_MAX;
+        headers[h].key = arena_slice(thread, at, knull ? 0 : klen, knull);
+        at += knull ? 0 : klen;
+        headers[h].value = arena_slice(thread, at, vnull ? 0 : vlen, vnull);
+        at += vnull ? 0 : vlen;
+        rec->header_count = h + 1;
+    }
+    rec->headers = rec->header_count ? headers : NULL;
+}
+
+/* Processes a task's queued records, always taking the queue whose head has the smallest
+ * timestamp (Kafka's PartitionGroup). */
+static eddy_err task_drain(stream_thread *thread, runtime_task *rt)
+{
+    for (;;) {
+        input_queue *best = NULL;
+        int64_t best_ts = 0;
+        for (uint32_t q = 0; q < rt->queue_count; q++) {
+            input_queue *queue = &rt->queues[q];
+            if (queue->head == queue->count)
+                continue;
+            int64_t ts = thread->batch[queue->entries[queue->head]].timestamp_ms;
+            if (!best || ts < best_ts) {
+                best = queue;
+                best_ts = ts;
+            }
+        }
+        if (!best)
+            return EDDY_OK;
+        const batch_entry *e = &thread->batch[best->entries[best->head++]];
+        eddy_header headers[64];
+        eddy_record rec;
+        batch_record(thread, e, best->topic, headers, 64, &rec);
+        thread->current_timestamp_ms = rec.timestamp_ms;
+        rt->dirty = true;
+        eddy_err err = eddy__task_process(rt->task, &rec);
+        if (err != EDDY_OK)
+            return err;
+    }
+}
+
+static eddy_err thread_process_batch(stream_thread *thread)
+{
+    eddy_err err = EDDY_OK;
+    for (uint32_t i = 0; i < thread->task_count && err == EDDY_OK; i++) {
+        err = task_drain(thread, thread->tasks[i]);
+        if (err != EDDY_OK) {
+            char message[APP_ERROR_MAX];
+            snprintf(message, sizeof message, "%s", eddy_last_error());
+            thread->failed = true;
+            app_fail(thread->app, err, message);
+        }
+    }
+    for (uint32_t i = 0; i < thread->task_count; i++)
+        for (uint32_t q = 0; q < thread->tasks[i]->queue_count; q++)
+            thread->tasks[i]->queues[q].head = thread->tasks[i]->queues[q].count = 0;
+    thread->batch_count = 0;
+    thread->arena.len = 0;
+    return err;
+}
+
+/* Polls up to a batch: waits up to poll.ms for the first record, then takes what is there. */
+static eddy_err thread_poll_batch(stream_thread *thread)
+{
+    int timeout = (int)thread->app->sc.poll_ms;
+    while (thread->batch_count < BATCH_RECORDS_MAX && !thread->failed) {
+        eddy_record rec;
+        eddy_err err = eddy__consumer_poll(thread->consumer, timeout, &rec);
+        if (err == EDDY_ERR_TIMED_OUT)
+            return EDDY_OK;
+        if (err != EDDY_OK)
+            return err;
+        err = batch_add(thread, &rec);
+        if (err != EDDY_OK)
+            return err;
+        timeout = 0;
+    }
+    return EDDY_OK;
+}
+
+static eddy_err thread_punctuate(stream_thread *thread)
+{
+    int64_t now = eddy__now_ms();
+    for (uint32_t i = 0; i < thread->task_count; i++) {
+        eddy_err err = eddy__task_punctuate_wall_clock(thread->tasks[i]->task, now);
+        if (err != EDDY_OK)
+            return err;
+    }
+    return EDDY_OK;
+}
+
+static eddy_err thread_subscribe(stream_thread *thread)
+{
+    eddy_app *app = thread->app;
+    const eddy__topology *t = app->topology;
+    static char names[SOURCE_TOPICS_MAX * 4][256];
+    const char *topics[SOURCE_TOPICS_MAX * 4];
+    size_t count = 0;
+    pthread_mutex_lock(&app->state_lock); /* `names` is shared by the threads */
+    for (uint32_t s = 0; s < t->subtopology_count; s++) {
+        if (t->subtopologies[s].global)
+            continue;
+        char sub_names[SOURCE_TOPICS_MAX][256];
+        uint32_t n = eddy__subtopology_source_topics(t, s, app->sc.application_id, sub_names,
+                                                     SOURCE_TOPICS_MAX);
+        for (uint32_t i = 0; i < n && count < SOURCE_TOPICS_MAX; i++) {
+            snprintf(names[count], 256, "%s", sub_names[i]);
+            topics[count] = names[count];
+            count++;
+        }
+    }
+    eddy_err err = eddy__consumer_subscribe(thread->consumer, topics, count, on_rebalance, thread);
+    pthread_mutex_unlock(&app->state_lock);
+    return err;
+}
+
+static void *stream_thread_main(void *arg)
+{
+    stream_thread *thread = arg;
+    eddy_app *app = thread->app;
+    eddy_err err = thread_subscribe(thread);
+    if (err != EDDY_OK)
+        thread_error(thread, err, "subscribing");
+    thread->last_commit_ms = eddy__now_ms();
+    while (!atomic_load(&app->stopping) && !thread->failed) {
+        pthread_mutex_lock(&thread->lock);
+        err = thread_poll_batch(thread);
+        atomic_store(&thread->rebalancing, false);
+        if (err != EDDY_OK) {
+            thread_error(thread, err, "polling");
+        } else {
+            err = thread_process_batch(thread);
+            if (err == EDDY_OK)
+                err = thread_punctuate(thread);
+            if (err == EDDY_OK)
+                eddy__producer_poll(thread->producer, 0);
+            if (err == EDDY_OK &&
+                eddy__now_ms() - thread->last_commit_ms >= app->sc.commit_interval_ms) {
+                err = thread_commit(thread);
+                if (err != EDDY_OK)
+                    thread_error(thread, err, "committing");
+            } else if (err != EDDY_OK && !thread->failed) {
+                thread_error(thread, err, "punctuating");
+            }
+        }
+        pthread_mutex_unlock(&thread->lock);
+        update_running_state(app);
+    }
+    pthread_mutex_lock(&thread->lock);
+    if (!thread->failed) {
+        err = thread_commit(thread);
+        if (err != EDDY_OK)
+            thread_error(thread, err, "the final commit");
+        eddy__consumer_close(thread->consumer); /* revokes: commits again, closes the tasks */
+    }
+    while (thread->task_count > 0)
+        task_destroy_with_host(thread->tasks[--thread->task_count]);
+    pthread_mutex_unlock(&thread->lock);
+    return NULL;
+}
+
+/* ---- Global tables -------------------------------------------------------------------------- */
+
+static eddy_err global_open_store(void *opaque, eddy__task *task, uint32_t store,
+                                  eddy_kv_store **out)
+{
+    (void)task;
+    eddy_app *app = opaque;
+    *out = app->global_stores[store];
+    return *out ? EDDY_OK : eddy__fail(EDDY_ERR_STATE, "global store %s is not open",
+                                       app->topology->stores[store].name);
+}
+
+static eddy_err global_send(void *opaque, eddy__task *task, const char *topic, int32_t partition,
+                            const eddy_record *record)
+{
+    (void)opaque, (void)task, (void)partition, (void)record;
+    return eddy__fail(EDDY_ERR_STATE, "a global table cannot write to %s", topic);
+}
+
+/* Reads the global topics' new records into the global stores; returns after `timeout_ms`
+ * without a record, or at the end of every partition when `to_end`. */
+static eddy_err global_poll(eddy_app *app, int timeout_ms, bool to_end, const int64_t *ends,
+                            uint32_t end_count, int64_t *positions)
+{
+    for (;;) {
+        if (to_end) {
+            bool done = true;
+            for (uint32_t i = 0; i < end_count; i++)
+                done &= positions[i] >= ends[i];
+            if (done)
+                return EDDY_OK;
+        }
+        eddy_record rec;
+        eddy_err err = eddy__consumer_poll(app->global_consumer, timeout_ms, &rec);
+        if (err == EDDY_ERR_TIMED_OUT)
+            return to_end ? (atomic_load(&app->stopping) ? EDDY_OK : EDDY_OK) : EDDY_OK;
+        if (err != EDDY_OK)
+            return err;
+        err = eddy__task_process(app->global_task, &rec);
+        if (err != EDDY_OK)
+            return err;
+        if (positions)
+            for (uint32_t i = 0; i < end_count; i++)
+                (void)i;
+        if (to_end && positions) {
+            /* positions are tracked per assigned partition in assignment order */
+            const eddy_topic_partition *parts;
+            size_t count;
+            if (eddy__consumer_assignment(app->global_consumer, &parts, &count) == EDDY_OK)
+                for (size_t i = 0; i < count && i < end_count; i++)
+                    if (strcmp(parts[i].topic, rec.topic) == 0 &&
+                        parts[i].partition == rec.partition)
+                        positions[i] = rec.offset + 1;
+        }
+        if (!to_end)
+            timeout_ms = 0;
+        if (atomic_load(&app->stopping))
+            return EDDY_OK;
+    }
+}
+
+static void *global_thread_main(void *arg)
+{
+    eddy_app *app = arg;
+    while (!atomic_load(&app->stopping)) {
+        eddy_err err = global_poll(app, (int)app->sc.poll_ms, false, NULL, 0, NULL);
+        if (err != EDDY_OK) {
+            char message[APP_ERROR_MAX];
+            snprintf(message, sizeof message, "global thread: %s", eddy_last_error());
+            app_fail(app, err, message);
+            break;
+        }
+    }
+    return NULL;
+}
+
+/* Opens the global stores, reads their topics to the end, and starts the global thread. */
+static eddy_err globals_start(eddy_app *app)
+{
+    const eddy__topology *t = app->topology;
+    uint32_t global_sub = EDDY__NONE;
+    for (uint32_t s = 0; s < t->subtopology_count; s++)
+        if (t->subtopologies[s].global)
+            global_sub = s; /* every global table is read by one global task per subtopology */
+    bool any = false;
+    for (uint32_t s = 0; s < t->store_count; s++)
+        any |= t->stores[s].global;
+    if (!any)
+        return EDDY_OK;
+    app->global_stores = eddy__calloc(t->store_count, sizeof *app->global_stores);
+    if (!app->global_stores)
+        return eddy__fail(EDDY_ERR_NO_MEMORY, "out of memory opening global stores");
+    char dir[EDDY__PATH_MAX + 16];
+    snprintf(dir, sizeof dir, "%s/global", app->dir);
+    eddy_err err = make_dirs(dir);
+    for (uint32_t s = 0; s < t->store_count && err == EDDY_OK; s++) {
+        if (!t->stores[s].global)
+            continue;
+        eddy_kv_store *inner = NULL;
+        /* Global stores have no checkpoint here: they are read from the beginning each start. */
+        err = open_inner_store(app, dir, s, true, &inner);
+        if (err == EDDY_OK) {
+            err = eddy__kv_store_locked(inner, &app->global_stores[s]);
+            if (err != EDDY_OK)
+                eddy_kv_store_close(inner);
+        }
+    }
+    if (err != EDDY_OK)
+        return err;
+    app->global_host = app->host;
+    app->global_host.opaque = app;
+    app->global_host.open_store = global_open_store;
+    app->global_host.send = global_send;
+    /* One global task per global sub-topology; eddy's builder makes one per global table. */
+    eddy__topic_partition_offset parts[1024];
+    int64_t ends[1024], positions[1024];
+    uint32_t count = 0;
+    for (uint32_t s = 0; s < t->subtopology_count && err == EDDY_OK; s++) {
+        if (!t->subtopologies[s].global)
+            continue;
+        if (s != global_sub) {
+            err = eddy__fail(EDDY_ERR_STATE, "this eddy runs one global table per application");
+            break;
+        }
+        err = eddy__task_new(&app->global_host, s, -1, &app->global_task);
+        const eddy__subtopology *sub = &t->subtopologies[s];
+        for (uint32_t i = 0; i < sub->source_topics.count && err == EDDY_OK; i++) {
+            const char *topic = t->topics[sub->source_topics.items[i]].name;
+            int32_t partitions = 0;
+            err = eddy__client_topic_partitions(app->client, topic, &partitions);
+            for (int32_t p = 0; p < partitions && err == EDDY_OK && count < 1024; p++) {
+                parts[count] = (eddy__topic_partition_offset){topic, p, EDDY_OFFSET_BEGINNING};
+                err = eddy__client_watermarks(app->client, topic, p, &positions[count],
+                                              &ends[count]);
+                count++;
+            }
+        }
+    }
+    eddy_config *cc = eddy_config_new();
+    if (err == EDDY_OK && (!cc || eddy_config_set(cc, "auto.offset.reset", "earliest") != EDDY_OK))
+        err = eddy__fail(EDDY_ERR_NO_MEMORY, "out of memory");
+    if (err == EDDY_OK)
+        err = eddy__consumer_new(app->client, NULL, cc, &app->global_consumer);
+    eddy_config_destroy(cc);
+    if (err == EDDY_OK)
+        err = eddy__consumer_assign(app->global_consumer, parts, count);
+    if (err == EDDY_OK)
+        err = global_poll(app, 1000, true, ends, count, positions);
+    if (err == EDDY_OK) {
+        EDDY_INFO("runtime", "application %s: global tables loaded", app->sc.application_id);
+        if (pthread_create(&app->global_thread, NULL, global_thread_main, app) != 0)
+            err = eddy__fail(EDDY_ERR_NO_MEMORY, "cannot start the global thread");
+        else
+            app->global_started = true;
+    }
+    return err;
+}
+
+/* ---- Topics --------------------------------------------------------------------------------- */
+
+/* The partition count of each task sub-topology: its external inputs', and for repartition
+ * topics, the writing sub-topology's (or the count the user gave). */
+static eddy_err compute_partitions(eddy_app *app)
+{
+    const eddy__topology *t = app->topology;
+    app->sub_partitions = eddy__calloc(t->subtopology_count ? t->subtopology_count : 1,
+                                       sizeof(int32_t));
+    int32_t *topic_partitions = eddy__calloc(t->topic_count ? t->topic_count : 1, sizeof(int32_t));
+    if (!app->sub_partitions || !topic_partitions) {
+        eddy__free(topic_partitions);
+        return eddy__fail(EDDY_ERR_NO_MEMORY, "out of memory");
+    }
+    eddy_err err = EDDY_OK;
+    for (uint32_t i = 0; i < t->topic_count && err == EDDY_OK; i++) {
+        if (t->topics[i].internal) {
+            topic_partitions[i] = t->topics[i].partitions;
+            continue;
+        }
+        bool read = false;
+        for (uint32_t s = 0; s < t->subtopology_count; s++)
+            read |= eddy__ids_contains(&t->subtopologies[s].source_topics, i);
+        if (!read)
+            continue;
+        err = eddy__client_topic_partitions(app->client, t->topics[i].name, &topic_partitions[i]);
+        if (err == EDDY_ERR_UNKNOWN_TOPIC)
+            err = eddy__fail(EDDY_ERR_UNKNOWN_TOPIC, "input topic %s does not exist (create it "
+                                                     "first: eddy topic create %s -p N)",
+                             t->topics[i].name, t->topics[i].name);
+    }
+    /* Repartition topics take their writer's count; iterate to a fixed point. */
+    for (uint32_t round = 0; round <= t->subtopology_count && err == EDDY_OK; round++) {
+        for (uint32_t s = 0; s < t->subtopology_count; s++) {
+            const eddy__subtopology *sub = &t->subtopologies[s];
+            int32_t count = 0;
+            for (uint32_t i = 0; i < sub->source_topics.count; i++) {
+                int32_t c = topic_partitions[sub->source_topics.items[i]];
+                count = c > count ? c : count;
+            }
+            app->sub_partitions[s] = count;
+            for (uint32_t i = 0; i < sub->sink_topics.count; i++) {
+                uint32_t topic = sub->sink_topics.items[i];
+                if (t->topics[topic].internal && t->topics[topic].partitions == 0 &&
+                    count > topic_partitions[topic])
+                    topic_partitions[topic] = count;
+            }
+        }
+    }
+    /* Every input of a task sub-topology must have its partition count (co-partitioning). */
+    for (uint32_t s = 0; s < t->subtopology_count && err == EDDY_OK; s++) {
+        const eddy__subtopology *sub = &t->subtopologies[s];
+        if (sub->global)
+            continue;
+        for (uint32_t i = 0; i < sub->source_topics.count && err == EDDY_OK; i++) {
+            uint32_t topic = sub->source_topics.items[i];
+            if (topic_partitions[topic] == 0 && t->topics[topic].internal)
+                topic_partitions[topic] = app->sub_partitions[s];
+            if (topic_partitions[topic] != app->sub_partitions[s]) {
+                char a[512], b[512];
+                eddy__topic_full_name(&t->topics[topic], app->sc.application_id, a, sizeof a);
+                eddy__topic_full_name(&t->topics[sub->source_topics.items[0]],
+                                      app->sc.application_id, b, sizeof b);
+                err = eddy__fail(EDDY_ERR_CONFIG,
+                                 "co-partitioned topics %s (%" PRId32 " partitions) and %s "
+                                 "(%" PRId32 " partitions) must have the same number of "
+                                 "partitions (sub-topology %" PRId32 ")",
+                                 a, topic_partitions[topic], b,
+                                 topic_partitions[sub->source_topics.items[0]], sub->id);
+            }
+        }
+    }
+    /* Create the repartition topics. */
+    for (uint32_t i = 0; i < t->topic_count && err == EDDY_OK; i++) {
+        if (!t->topics[i].internal || topic_partitions[i] <= 0)
+            continue;
+        char name[512];
+        eddy__topic_full_name(&t->topics[i], app->sc.application_id, name, sizeof name);
+        err = eddy__client_topic_create(app->client, name, topic_partitions[i], NULL,
+                                        EDDY__TOPIC_IF_NOT_EXISTS);
+    }
+    eddy__free(topic_partitions);
+    return err;
+}
+
+static eddy_err create_changelogs(eddy_app *app)
+{
+    const eddy__topology *t = app->topology;
+    eddy_config *tc = eddy_config_new();
+    if (!tc || eddy_config_set(tc, "cleanup.policy", "compact") != EDDY_OK) {
+        eddy_config_destroy(tc);
+        return eddy__fail(EDDY_ERR_NO_MEMORY, "out of memory");
+    }
+    eddy_err err = EDDY_OK;
+    for (uint32_t s = 0; s < t->store_count && err == EDDY_OK; s++) {
+        const eddy__store *store = &t->stores[s];
+        if (store->global || !store->changelog)
+            continue;
+        int32_t partitions = 0;
+        for (uint32_t k = 0; k < t->subtopology_count; k++)
+            if (eddy__ids_contains(&t->subtopologies[k].stores, s))
+                partitions = app->sub_partitions[k];
+        if (partitions <= 0)
+            continue;
+        char name[512];
+        changelog_name(app, s, name, sizeof name);
+        err = eddy__client_topic_create(app->client, name, partitions, tc,
+                                        EDDY__TOPIC_IF_NOT_EXISTS);
+    }
+    eddy_config_destroy(tc);
+    return err;
+}
+
+/* eddy.create.topics: "name:partitions,..." topics the application creates when missing (its
+ * own input and output topics, for programs that set up their own log). */
+static eddy_err create_requested_topics(eddy_app *app)
+{
+    const char *list = eddy_config_get(app->config, "eddy.create.topics");
+    if (!list)
+        return EDDY_OK;
+    char buf[4096];
+    if (strlen(list) >= sizeof buf)
+        return eddy__fail(EDDY_ERR_CONFIG, "config eddy.create.topics: too long");
+    snprintf(buf, sizeof buf, "%s", list);
+    char *save = NULL;
+    for (char *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+        char *colon = strrchr(item, ':');
+        char *end = NULL;
+        long partitions = colon ? strtol(colon + 1, &end, 10) : 0;
+        if (!colon || colon == item || !end || *end || partitions < 1 || partitions > 100000)
+            return eddy__fail(EDDY_ERR_CONFIG,
+                              "config eddy.create.topics: '%s' is not name:partitions", item);
+        *colon = '\0';
+        eddy_err err = eddy__client_topic_create(app->client, item, (int32_t)partitions, NULL, 0);
+        if (err != EDDY_OK && err != EDDY_ERR_EXISTS)
+            return err;
+    }
+    return EDDY_OK;
+}
+
+/* ---- Public API ----------------------------------------------------------------------------- */
+
+eddy_err eddy_app_new(eddy_builder *builder, const eddy_config *config, eddy_app **out)
+{
+    if (!builder || !out)
+        return eddy__fail(EDDY_ERR_INVALID_ARGUMENT, "eddy_app_new: NULL argument");
+    *out = NULL;
+    const eddy__topology *topology;
+    eddy_err err = eddy__builder_build(builder, &topology);
+    if (err != EDDY_OK)
+        return err;
+    eddy_app *app = eddy__calloc(1, sizeof *app);
+    if (!app)
+        return eddy__fail(EDDY_ERR_NO_MEMORY, "out of memory making an application");
+    app->builder = builder;
+    app->topology = topology;
+    app->lock_fd = -1;
+    pthread_mutex_init(&app->state_lock, NULL);
+    pthread_cond_init(&app->state_cond, NULL);
+    app->config = config ? eddy_config_copy(config) : eddy_config_new();
+    if (!app->config)
+        err = eddy__fail(EDDY_ERR_NO_MEMORY, "out of memory copying the configuration");
+    if (err == EDDY_OK)
+        err = eddy__streams_config_parse(app->config, NULL, &app->sc);
+    if (err != EDDY_OK) {
+        eddy_app_destroy(app);
+        return err;
+    }
+    snprintf(app->dir, sizeof app->dir, "%s/%s", app->sc.state_dir, app->sc.application_id);
+    app->host = (eddy__task_host){
+        .application_id = app->sc.application_id,
+        .topology = topology,
+        .wall_clock_ms = host_wall_clock,
+        .deser_handler = app->sc.deser_handler,
+        .dlq_topic = app->sc.dlq_topic,
+        .default_key_serde = app->sc.default_key_serde,
+        .default_value_serde = app->sc.default_value_serde,
+        .processing_continue = app->sc.processing_continue,
+    };
+    *out = app;
+    return EDDY_OK;
+}
+
+void eddy_app_set_state_listener(eddy_app *app, eddy_app_state_fn fn, void *opaque)
+{
+    if (!app)
+        return;
+    app->listener = fn;
+    app->listener_opaque = opaque;
+}
+
+static eddy_err lock_state_dir(eddy_app *app)
+{
+    eddy_err err = make_dirs(app->dir);
+    if (err != EDDY_OK)
+        return err;
+    char path[EDDY__PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/.lock", app->dir);
+    app->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (app->lock_fd < 0)
+        return eddy__fail_errno(errno, "opening %s", path);
+    if (flock(app->lock_fd, LOCK_EX | LOCK_NB) != 0)
+        return eddy__fail(EDDY_ERR_BUSY,
+                          "state directory %s is in use by another instance (each instance of an "
+                          "application needs its own state.dir)",
+                          app->dir);
+    return EDDY_OK;
+}
+
+/* The client configuration for the producer or the consumer: eddy's defaults, the plain keys,
+ * then the prefixed ones. */
+static eddy_config *client_config(const eddy_app *app, const char *const *prefixes,
+                                  const char *const *defaults)
+{
+    eddy_config *c = eddy_config_new();
+    if (!c)
+        return NULL;
+    for (size_t i = 0; defaults[i]; i += 2)
+        if (eddy_config_set(c, defaults[i], defaults[i + 1]) != EDDY_OK)
+            goto fail;
+    static const char *const plain[] = {"acks", "linger.ms", "batch.size",
+                                        "queue.buffering.max.messages", "auto.offset.reset",
+                                        "session.timeout.ms", NULL};
+    for (size_t i = 0; plain[i]; i++) {
+        const char *v = eddy_config_get(app->config, plain[i]);
+        if (v && eddy_config_set(c, plain[i], v) != EDDY_OK)
+            goto fail;
+    }
+    for (size_t i = 0; i < eddy_config_count(app->config); i++) {
+        const char *key, *value;
+        eddy_config_at(app->config, i, &key, &value);
+        for (size_t p = 0; prefixes[p]; p++) {
+            size_t len = strlen(prefixes[p]);
+            if (strncmp(key, prefixes[p], len) == 0 && eddy_config_set(c, key + len, value) != EDDY_OK)
+                goto fail;
+        }
+    }
+    return c;
+fail:
+    eddy_config_destroy(c);
+    return NULL;
+}
+
+static eddy_err threads_start(eddy_app *app)
+{
+    app->thread_count = app->sc.num_stream_threads;
+    app->threads = eddy__calloc((size_t)app->thread_count, sizeof *app->threads);
+    if (!app->threads)
+        return eddy__fail(EDDY_ERR_NO_MEMORY, "out of memory starting threads");
+    static const char *const producer_prefixes[] = {"producer.", NULL};
+    static const char *const consumer_prefixes[] = {"consumer.", "main.consumer.", NULL};
+    /* Kafka Streams' producer and consumer overrides. */
+    static const char *const producer_defaults[] = {"linger.ms", "100", NULL};
+    static const char *const consumer_defaults[] = {"auto.offset.reset", "earliest",
+                                                    "enable.auto.commit", "false", NULL};
+    eddy_config *pc = client_config(app, producer_prefixes, producer_defaults);
+    eddy_config *cc = client_config(app, consumer_prefixes, consumer_defaults);
+    eddy_err err = pc && cc ? EDDY_OK : eddy__fail(EDDY_ERR_CONFIG, "%s", eddy_last_error());
+    for (int i = 0; i < app->thread_count && err == EDDY_OK; i++) {
+        stream_thread *thread = &app->threads[i];
+        thread->app = app;
+        thread->index = i;
+        atomic_store(&thread->rebalancing, true);
+        pthread_mutex_init(&thread->lock, NULL);
+        thread->batch = eddy__calloc(BATCH_RECORDS_MAX, sizeof *thread->batch);
+        if (!thread->batch)
+            err = eddy__fail(EDDY_ERR_NO_MEMORY, "out of memory starting threads");
+        if (err == EDDY_OK)
+            err = eddy__producer_new(app->client, pc, on_delivery, thread, &thread->producer);
+        if (err == EDDY_OK)
+            err = eddy__consumer_new(app->client, app->sc.application_id, cc, &thread->consumer);
+    }
+    eddy_config_destroy(pc);
+    eddy_config_destroy(cc);
+    for (int i = 0; i < app->thread_count && err == EDDY_OK; i++) {
+        if (pthread_create(&app->threads[i].thread, NULL, stream_thread_main, &app->threads[i]) !=
+            0)
+            err = eddy__fail(EDDY_ERR_NO_MEMORY, "cannot start stream thread %d", i);
+        else
+            app->threads[i].started = true;
+    }
+    return err;
+}
+
+static void threads_stop(eddy_app *app)
+{
+    atomic_store(&app->stopping, true);
+    for (int i = 0; i < app->thread_count; i++) {
+        stream_thread *thread = &app->threads[i];
+        if (thread->started)
+            pthread_join(thread->thread, NULL);
+        thread->started = false;
+    }
+    if (app->global_started)
+        pthread_join(app->global_thread, NULL);
+    app->global_started = false;
+}
+
+eddy_err eddy_app_start(eddy_app *app)
+{
+    if (!app)
+        return eddy__fail(EDDY_ERR_INVALID_ARGUMENT, "eddy_app_start: NULL application");
+    if (app->state != EDDY_APP_CREATED)
+        return eddy__fail(EDDY_ERR_STATE, "application %s: start in state %s (only CREATED)",
+                          app->sc.application_id, eddy_app_state_name(app->state));
+    set_state(app, EDDY_APP_REBALANCING);
+    eddy_err err = eddy__client_new(app->config, &app->client);
+    if (err == EDDY_OK)
+        err = lock_state_dir(app);
+    if (err == EDDY_OK)
+        err = create_requested_topics(app);
+    if (err == EDDY_OK)
+        err = compute_partitions(app);
+    if (err == EDDY_OK)
+        err = create_changelogs(app);
+    if (err == EDDY_OK)
+        err = globals_start(app);
+    if (err == EDDY_OK)
+        err = threads_start(app);
+    if (err != EDDY_OK) {
+        char message[APP_ERROR_MAX];
+        snprintf(message, sizeof message, "%s", eddy_last_error());
+        threads_stop(app);
+        app_fail(app, err, message);
+        return eddy__fail(err, "%s", message);
+    }
+    return EDDY_OK;
+}
+
+eddy_app_state eddy_app_state_get(const eddy_app *app)
+{
+    if (!app)
+        return EDDY_APP_NOT_RUNNING;
+    pthread_mutex_lock((pthread_mutex_t *)&app->state_lock);
+    eddy_app_state state = app->state;
+    pthread_mutex_unlock((pthread_mutex_t *)&app->state_lock);
+    return state;
+}
+
+const char *eddy_app_error(const eddy_app *app)
+{
+    return app ? app->error : "";
+}
+
+eddy_err eddy_app_wait_running(eddy_app *app, int timeout_ms)
+{
+    int64_t deadline = eddy__now_ms() + timeout_ms;
+    pthread_mutex_lock(&app->state_lock);
+    eddy_err err = EDDY_OK;
+    while (app->state == EDDY_APP_REBALANCING || app->state == EDDY_APP_CREATED) {
+        int64_t left = deadline - eddy__now_ms();
+        if (timeout_ms >= 0 && left <= 0) {
+            err = EDDY_ERR_TIMED_OUT;
+            break;
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t wait = timeout_ms < 0 || left > 100 ? 100 : left;
+        ts.tv_nsec += (long)(wait % 1000) * 1000000L;
+        ts.tv_sec += wait / 1000 + ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&app->state_cond, &app->state_lock, &ts);
+    }
+    eddy_app_state state = app->state;
+    pthread_mutex_unlock(&app->state_lock);
+    if (err != EDDY_OK)
+        return eddy__fail(err, "application %s: not running after %d ms (state %s)",
+                          app->sc.application_id, timeout_ms, eddy_app_state_name(state));
+    if (state != EDDY_APP_RUNNING)
+        return eddy__fail(EDDY_ERR_STATE, "application %s: state %s", app->sc.application_id,
+                          eddy_app_state_name(state));
+    return EDDY_OK;
+}
+
+eddy_err eddy_app_close(eddy_app *app)
+{
+    if (!app)
+        return EDDY_OK;
+    eddy_app_state state = eddy_app_state_get(app);
+    if (state == EDDY_APP_CREATED) {
+        set_state(app, EDDY_APP_NOT_RUNNING);
+        return EDDY_OK;
+    }
+    if (state != EDDY_APP_NOT_RUNNING && state != EDDY_APP_ERROR)
+        set_state(app, EDDY_APP_PENDING_SHUTDOWN);
+    threads_stop(app);
+    for (int i = 0; i < app->thread_count; i++) {
+        stream_thread *thread = &app->threads[i];
+        if (thread->producer && eddy__producer_flush(thread->producer, -1) != EDDY_OK &&
+            app->first_error == EDDY_OK)
+            app_fail(app, EDDY_ERR_IO, eddy_last_error());
+        eddy__producer_destroy(thread->producer);
+        eddy__consumer_destroy(thread->consumer);
+        thread->producer = NULL;
+        thread->consumer = NULL;
+        eddy__free(thread->batch);
+        thread->batch = NULL;
+        eddy__buf_free(&thread->arena);
+        eddy__free(thread->tasks);
+        thread->tasks = NULL;
+        pthread_mutex_destroy(&thread->lock);
+    }
+    eddy__free(app->threads);
+    app->threads = NULL;
+    app->thread_count = 0;
+    eddy__task_destroy(app->global_task);
+    app->global_task = NULL;
+    eddy__consumer_destroy(app->global_consumer);
+    app->global_consumer = NULL;
+    if (app->global_stores)
+        for (uint32_t s = 0; s < app->topology->store_count; s++)
+            eddy_kv_store_close(app->global_stores[s]);
+    eddy__free(app->global_stores);
+    app->global_stores = NULL;
+    eddy__client_destroy(app->client);
+    app->client = NULL;
+    if (app->lock_fd >= 0)
+        close(app->lock_fd);
+    app->lock_fd = -1;
+    set_state(app, EDDY_APP_NOT_RUNNING);
+    if (app->first_error != EDDY_OK)
+        return eddy__fail(app->first_error, "%s", app->error);
+    return EDDY_OK;
+}
+
+void eddy_app_destroy(eddy_app *app)
+{
+    if (!app)
+        return;
+    eddy_app_close(app);
+    eddy_config_destroy(app->config);
+    eddy__free(app->sub_partitions);
+    pthread_mutex_destroy(&app->state_lock);
+    pthread_cond_destroy(&app->state_cond);
+    eddy__free(app);
+}
+
+void eddy_app_restoration(const eddy_app *app, uint64_t *restored, uint64_t *total)
+{
+    if (restored)
+        *restored = app ? atomic_load(&app->restored) : 0;
+    if (total)
+        *total = app ? atomic_load(&app->restore_total) : 0;
+}
+
+eddy_err eddy_app_store_get(eddy_app *app, const char *store_name, eddy_slice key, void **value,
+                            size_t *len)
+{
+    if (!app || !store_name || !key.data || !value || !len)
+        return eddy__fail(EDDY_ERR_INVALID_ARGUMENT, "eddy_app_store_get: NULL argument");
+    *value = NULL;
+    *len = 0;
+    const eddy__topology *t = app->topology;
+    uint32_t store = EDDY__NONE;
+    for (uint32_t s = 0; s < t->store_count; s++)
+        if (strcmp(t->stores[s].name, store_name) == 0)
+            store = s;
+    if (store == EDDY__NONE)
+        return eddy__fail(EDDY_ERR_INVALID_ARGUMENT, "application %s has no store %s",
+                          app->sc.application_id, store_name);
+    eddy_app_state state = eddy_app_state_get(app);
+    if (state != EDDY_APP_RUNNING && state != EDDY_APP_REBALANCING)
+        return eddy__fail(EDDY_ERR_STATE, "store %s: the application is %s", store_name,
+                          eddy_app_state_name(state));
+    eddy_err err = eddy__fail(EDDY_ERR_NOT_FOUND, "store %s: the task holding this key is not "
+                                                  "in this instance",
+                              store_name);
+    if (t->stores[store].global) {
+        eddy_slice v;
+        err = eddy_kv_get(app->global_stores[store], key, &v);
+        if (err == EDDY_OK && (*value = eddy__malloc(v.len ? v.len : 1)) != NULL) {
+            memcpy(*value, v.data, v.len);
+            *len = v.len;
+        }
+        return err;
+    }
+    uint32_t sub = EDDY__NONE;
+    for (uint32_t k = 0; k < t->subtopology_count; k++)
+        if (eddy__ids_contains(&t->subtopologies[k].stores, store))
+            sub = k;
+    if (sub == EDDY__NONE || app->sub_partitions[sub] <= 0)
+        return err;
+    int32_t partition = eddy__partition_for_key(key.data, key.len, app->sub_partitions[sub]);
+    for (int i = 0; i < app->thread_count; i++) {
+        stream_thread *thread = &app->threads[i];
+        pthread_mutex_lock(&thread->lock);
+        runtime_task *rt = thread_find_task(thread, sub, partition, NULL);
+        if (rt && rt->stores[store]) {
+            eddy_slice v;
+            err = eddy_kv_get(rt->stores[store], key, &v);
+            if (err == EDDY_OK) {
+                *value = eddy__malloc(v.len ? v.len : 1);
+                if (!*value)
+                    err = eddy__fail(EDDY_ERR_NO_MEMORY, "out of memory");
+                else {
+                    memcpy(*value, v.data, v.len);
+                    *len = v.len;
+                }
+            } else if (err == EDDY_ERR_NOT_FOUND) {
+                eddy__fail(err, "store %s: no such key", store_name);
+            }
+        }
+        pthread_mutex_unlock(&thread->lock);
+        if (rt)
+            break;
+    }
+    return err;
+}
+
+eddy_err eddy_topic_ensure(const eddy_config *config, const char *topic, int32_t partitions)
+{
+    eddy__client *client = NULL;
+    eddy_err err = eddy__client_new(config, &client);
+    if (err != EDDY_OK)
+        return err;
+    err = eddy__client_topic_create(client, topic, partitions, NULL, 0);
+    if (err == EDDY_ERR_EXISTS)
+        err = EDDY_OK;
+    eddy__client_destroy(client);
+    return err;
+}

@@ -1,0 +1,1268 @@
+/* Tasks: the code of every DSL operator, run depth-first over a sub-topology (see task.h).
+ *
+ * A record in flight is a `flow`: the record (key, value, timestamp, headers and the input's
+ * topic, partition and offset) plus, for table changes, the old value. Stream operators read
+ * only the record; table operators read and write changes as Kafka Streams' Change<V>.
+ *
+ * Repartition topics carry table changes (a table group-by's output) as the value bytes
+ * followed by one flag byte: 1 = the new value, 0 = the old value. Kafka sends a change as two
+ * records too (old first, then new); its byte format differs and is internal to each
+ * application. */
+#include "runtime/task.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/error.h"
+#include "core/logging.h"
+#include "eddy/serde.h"
+
+#define TASK_ERROR_MAX 1024
+#define CTX_INLINE_BYTES 128
+
+enum { CHANGE_FLAG_OLD = 0, CHANGE_FLAG_NEW = 1 };
+
+typedef struct flow {
+    eddy_record rec; /* key and value (the new value of a change) */
+    eddy_slice old;  /* the old value of a change; null for stream records */
+    bool change;     /* a table change (a repartition sink writes the flag byte) */
+} flow;
+
+typedef struct punctuation {
+    uint32_t node;
+    int64_t interval_ms;
+    int64_t next_ms;
+    eddy_punctuation_type type;
+    eddy_punctuate_fn fn;
+    void *state;
+} punctuation;
+
+typedef struct node_state {
+    void *processor_state; /* PROCESS: what init made */
+    bool initialized;
+    bool send_old; /* a descendant needs old values (Kafka's enableSendingOldValues) */
+    bool carries_changes; /* SOURCE: reads a repartition topic of table changes */
+} node_state;
+
+struct eddy__task {
+    const eddy__task_host *host;
+    const eddy__topology *topology;
+    uint32_t subtopology;
+    int32_t partition;
+    char id[32];
+    node_state *nodes;       /* by node index (only this sub-topology's are used) */
+    eddy_kv_store **stores;  /* by store index; NULL where not this task's */
+    char **topic_names;      /* by topic index: the full name */
+    int64_t stream_time;
+    punctuation *punctuations;
+    uint32_t punctuation_count, punctuation_capacity;
+    bool failed;
+    char error[TASK_ERROR_MAX];
+    eddy__task_stats stats;
+};
+
+/* The context of one callback call. */
+typedef enum ctx_mode {
+    CTX_FORWARD,       /* eddy_forward / eddy_forward_value pass records to the children */
+    CTX_CAPTURE_PAIR,  /* eddy_forward captures one key and value (table group-by mapper) */
+    CTX_CAPTURE_VALUE, /* eddy_forward_value captures one value (table map-values) */
+    CTX_RESULT,        /* eddy_result captures one result */
+    CTX_INIT,          /* a processor's init: stores and schedule only */
+} ctx_mode;
+
+typedef struct capture {
+    uint8_t inline_bytes[CTX_INLINE_BYTES];
+    uint8_t *heap;
+    size_t heap_capacity;
+    eddy_slice slice; /* the captured bytes (null when none) */
+    bool set;
+} capture;
+
+struct eddy_ctx {
+    eddy__task *task;
+    uint32_t node;
+    const flow *in; /* the record the callback was given */
+    ctx_mode mode;
+    bool change;    /* forwarding keeps the change flag (table operators) */
+    capture key, value;
+    eddy_err err; /* the first error a ctx function met */
+};
+
+static eddy_err run_node(eddy__task *task, uint32_t node, const flow *in);
+
+/* ---- Captures ------------------------------------------------------------------------------ */
+
+static eddy_err capture_set(capture *c, eddy_slice s)
+{
+    c->set = true;
+    if (!s.data) {
+        c->slice = (eddy_slice){0};
+        return EDDY_OK;
+    }
+    uint8_t *dst = c->inline_bytes;
+    if (s.len > sizeof c->inline_bytes) {
+        if (s.len > c->heap_capacity) {
+            uint8_t *grown = eddy__realloc(c->heap, s.len);
+            if (!grown)
+                return eddy__fail(EDDY_ERR_NO_MEMORY, "out of memory copying a %zu-byte result",
+                                  s.len);
+            c->heap = grown;
+            c->heap_capacity = s.len;
+        }
+        dst = c->heap;
+    }
+    if (s.len)
+        memcpy(dst, s.data, s.len);
+    c->slice = (eddy_slice){dst, s.len};
+    return EDDY_OK;
+}
+
+static void capture_free(capture *c)
+{
+    eddy__free(c->heap);
+    c->heap = NULL;
+}
+
+static void ctx_init(eddy_ctx *ctx, eddy__task *task, uint32_t node, const flow *in, ctx_mode mode)
+{
+    ctx->task = task;
+    ctx->node = node;
+    ctx->in = in;
+    ctx->mode = mode;
+    ctx->change = in ? in->change : false;
+    ctx->key.heap = ctx->value.heap = NULL;
+    ctx->key.heap_capacity = ctx->value.heap_capacity = 0;
+    ctx->key.set = ctx->value.set = false;
+    ctx->key.slice = ctx->value.slice = (eddy_slice){0};
+    ctx->err = EDDY_OK;
+}
+
+static void ctx_done(eddy_ctx *ctx)
+{
+    capture_free(&ctx->key);
+    capture_free(&ctx->value);
+}
+
+static void ctx_error(eddy_ctx *ctx, eddy_err err)
+{
+    if (ctx->err == EDDY_OK)
+        ctx->err = err;
+}
+
+/* ---- Errors --------------------------------------------------------------------------------- */
+
+static const eddy__node *node_at(const eddy__task *task, uint32_t node)
+{
+    return &task->topology->nodes[node];
+}
+
+/* A fatal error: I/O, memory and the log, which no handler may skip. */
+static bool error_is_fatal(eddy_err err)
+{
+    return err == EDDY_ERR_IO || err == EDDY_ERR_NO_SPACE || err == EDDY_ERR_NO_MEMORY ||
+           err == EDDY_ERR_FATAL || err == EDDY_ERR_CORRUPT || err == EDDY_ERR_PERMISSION;
+}
+
+/* Fails the task with a message naming it and the record that caused the error. */
+static eddy_err task_fail(eddy__task *task, const eddy_record *rec, eddy_err err,
+                          const char *what)
+{
+    if (rec && rec->topic)
+        snprintf(task->error, sizeof task->error,
+                 "task %s: %s at topic %s partition %" PRId32 " offset %" PRId64 ": %s", task->id,
+                 what, rec->topic, rec->partition, rec->offset, eddy_last_error());
+    else
+        snprintf(task->error, sizeof task->error, "task %s: %s: %s", task->id, what,
+                 eddy_last_error());
+    task->failed = true;
+    return eddy__fail(err, "%s", task->error);
+}
+
+/* ---- Forwarding ----------------------------------------------------------------------------- */
+
+static eddy_err forward_children(eddy__task *task, uint32_t node, const flow *out)
+{
+    const eddy__node *n = node_at(task, node);
+    for (uint32_t i = 0; i < n->children.count; i++) {
+        eddy_err err = run_node(task, n->children.items[i], out);
+        if (err != EDDY_OK)
+            return err;
+    }
+    return EDDY_OK;
+}
+
+static flow flow_with(const flow *in, eddy_slice key, eddy_slice value, eddy_slice old,
+                      bool change)
+{
+    flow out = *in;
+    out.rec.key = key;
+    out.rec.value = value;
+    out.old = old;
+    out.change = change;
+    return out;
+}
+
+void eddy_forward(eddy_ctx *ctx, eddy_slice key, eddy_slice value)
+{
+    if (!ctx || ctx->err != EDDY_OK)
+        return;
+    switch (ctx->mode) {
+    case CTX_FORWARD: {
+        flow out = flow_with(ctx->in, key, value, (eddy_slice){0}, false);
+        ctx_error(ctx, forward_children(ctx->task, ctx->node, &out));
+        return;
+    }
+    case CTX_CAPTURE_PAIR:
+        ctx_error(ctx, capture_set(&ctx->key, key));
+        ctx_error(ctx, capture_set(&ctx->value, value));
+        return;
+    default:
+        ctx_error(ctx, eddy__fail(EDDY_ERR_STATE, "%s: eddy_forward is not allowed in this callback",
+                                  node_at(ctx->task, ctx->node)->name));
+    }
+}
+
+void eddy_forward_value(eddy_ctx *ctx, eddy_slice value)
+{
+    if (!ctx || ctx->err != EDDY_OK)
+        return;
+    switch (ctx->mode) {
+    case CTX_FORWARD: {
+        flow out = flow_with(ctx->in, ctx->in->rec.key, value, (eddy_slice){0}, false);
+        ctx_error(ctx, forward_children(ctx->task, ctx->node, &out));
+        return;
+    }
+    case CTX_CAPTURE_VALUE:
+    case CTX_CAPTURE_PAIR:
+        ctx_error(ctx, capture_set(&ctx->value, value));
+        if (ctx->mode == CTX_CAPTURE_PAIR)
+            ctx_error(ctx, capture_set(&ctx->key, ctx->in->rec.key));
+        return;
+    default:
+        ctx_error(ctx,
+                  eddy__fail(EDDY_ERR_STATE, "%s: eddy_forward_value is not allowed in this callback",
+                             node_at(ctx->task, ctx->node)->name));
+    }
+}
+
+static eddy_slice str_slice(const char *s)
+{
+    return s ? (eddy_slice){s, strlen(s)} : (eddy_slice){0};
+}
+
+void eddy_forward_str(eddy_ctx *ctx, const char *key, const char *value)
+{
+    eddy_forward(ctx, str_slice(key), str_slice(value));
+}
+
+void eddy_forward_value_str(eddy_ctx *ctx, const char *value)
+{
+    eddy_forward_value(ctx, str_slice(value));
+}
+
+void eddy_forward_i64(eddy_ctx *ctx, eddy_slice key, int64_t value)
+{
+    uint8_t bytes[8];
+    eddy_int64_encode(value, bytes);
+    eddy_forward(ctx, key, (eddy_slice){bytes, 8});
+}
+
+void eddy_forward_value_i64(eddy_ctx *ctx, int64_t value)
+{
+    uint8_t bytes[8];
+    eddy_int64_encode(value, bytes);
+    eddy_forward_value(ctx, (eddy_slice){bytes, 8});
+}
+
+void eddy_forward_to(eddy_ctx *ctx, const char *child, eddy_slice key, eddy_slice value)
+{
+    if (!ctx || ctx->err != EDDY_OK)
+        return;
+    const eddy__node *n = node_at(ctx->task, ctx->node);
+    if (ctx->mode != CTX_FORWARD || !child) {
+        ctx_error(ctx, eddy__fail(EDDY_ERR_INVALID_ARGUMENT, "%s: eddy_forward_to %s", n->name,
+                                  child ? "is not allowed in this callback" : "without a child"));
+        return;
+    }
+    for (uint32_t i = 0; i < n->children.count; i++) {
+        uint32_t c = n->children.items[i];
+        if (strcmp(node_at(ctx->task, c)->name, child) == 0) {
+            flow out = flow_with(ctx->in, key, value, (eddy_slice){0}, false);
+            ctx_error(ctx, run_node(ctx->task, c, &out));
+            return;
+        }
+    }
+    ctx_error(ctx, eddy__fail(EDDY_ERR_NOT_FOUND, "processor %s has no child named '%s'", n->name,
+                              child));
+}
+
+void eddy_result(eddy_ctx *ctx, eddy_slice result)
+{
+    if (!ctx || ctx->err != EDDY_OK)
+        return;
+    if (ctx->mode != CTX_RESULT) {
+        ctx_error(ctx, eddy__fail(EDDY_ERR_STATE, "%s: eddy_result is not allowed in this callback",
+                                  node_at(ctx->task, ctx->node)->name));
+        return;
+    }
+    ctx_error(ctx, capture_set(&ctx->value, result));
+}
+
+void eddy_result_str(eddy_ctx *ctx, const char *result)
+{
+    eddy_result(ctx, str_slice(result));
+}
+
+void eddy_result_i64(eddy_ctx *ctx, int64_t result)
+{
+    uint8_t bytes[8];
+    eddy_int64_encode(result, bytes);
+    eddy_result(ctx, (eddy_slice){bytes, 8});
+}
+
+eddy_kv_store *eddy_ctx_store(eddy_ctx *ctx, const char *name)
+{
+    if (!ctx || !name)
+        return NULL;
+    const eddy__node *n = node_at(ctx->task, ctx->node);
+    for (uint32_t i = 0; i < n->stores.count; i++) {
+        uint32_t s = n->stores.items[i];
+        if (strcmp(ctx->task->topology->stores[s].name, name) == 0)
+            return ctx->task->stores[s];
+    }
+    return NULL;
+}
+
+const char *eddy_ctx_application_id(eddy_ctx *ctx)
+{
+    return ctx ? ctx->task->host->application_id : NULL;
+}
+
+eddy_err eddy_schedule(eddy_ctx *ctx, int64_t interval_ms, eddy_punctuation_type type,
+                       eddy_punctuate_fn fn, void *state)
+{
+    if (!ctx || !fn || interval_ms <= 0 ||
+        (type != EDDY_PUNCTUATE_STREAM_TIME && type != EDDY_PUNCTUATE_WALL_CLOCK_TIME))
+        return eddy__fail(EDDY_ERR_INVALID_ARGUMENT,
+                          "eddy_schedule: needs a context, a callback, an interval > 0 (got "
+                          "%" PRId64 ") and a punctuation type",
+                          interval_ms);
+    eddy__task *task = ctx->task;
+    if (task->punctuation_count == task->punctuation_capacity) {
+        uint32_t capacity = task->punctuation_capacity ? task->punctuation_capacity * 2 : 4;
+        punctuation *grown = eddy__realloc(task->punctuations, capacity * sizeof *grown);
+        if (!grown)
+            return eddy__fail(EDDY_ERR_NO_MEMORY, "eddy_schedule: out of memory");
+        task->punctuations = grown;
+        task->punctuation_capacity = capacity;
+    }
+    /* Kafka: stream time aligns to 0 and fires with the first record; wall-clock time fires
+     * one interval from now. */
+    int64_t first = type == EDDY_PUNCTUATE_STREAM_TIME
+                        ? 0
+                        : task->host->wall_clock_ms(task->host->opaque) + interval_ms;
+    task->punctuations[task->punctuation_count++] =
+        (punctuation){ctx->node, interval_ms, first, type, fn, state};
+    return EDDY_OK;
+}
+
+/* ---- Stores --------------------------------------------------------------------------------- */
+
+/* Reads `key` into `copy` (the store's bytes may move with the next write). */
+static eddy_err store_get_copy(eddy_kv_store *store, eddy_slice key, capture *copy)
+{
+    eddy_slice value;
+    eddy_err err = eddy_kv_get(store, key, &value);
+    if (err == EDDY_ERR_NOT_FOUND)
+        return capture_set(copy, (eddy_slice){0});
+    if (err != EDDY_OK)
+        return err;
+    return capture_set(copy, value);
+}
+
+static eddy_err store_write(eddy_kv_store *store, eddy_slice key, eddy_slice value)
+{
+    return value.data ? eddy_kv_put(store, key, value) : eddy_kv_delete(store, key);
+}
+
+/* ---- Operators ------------------------------------------------------------------------------ */
+
+static eddy_err op_source(eddy__task *task, uint32_t node, const flow *in)
+{
+    const eddy__node *n = node_at(task, node);
+    const eddy__task_host *host = task->host;
+    const eddy_serde *ks = n->key_serde ? n->key_serde : host->default_key_serde;
+    const eddy_serde *vs = n->value_serde ? n->value_serde : host->default_value_serde;
+    flow out = *in;
+    if (task->nodes[node].carries_changes && in->rec.value.data) {
+        /* A table change through a repartition topic: the flag byte says which side. */
+        eddy_slice v = in->rec.value;
+        if (v.len < 1)
+            return eddy__fail(EDDY_ERR_CORRUPT, "a repartitioned table change has no flag byte");
+        uint8_t flag = ((const uint8_t *)v.data)[v.len - 1];
+        eddy_slice payload = {v.data, v.len - 1};
+        out.change = true;
+        out.rec.value = flag == CHANGE_FLAG_NEW ? payload : (eddy_slice){0};
+        out.old = flag == CHANGE_FLAG_NEW ? (eddy_slice){0} : payload;
+    }
+    eddy_err err = EDDY_OK;
+    if (ks)
+        err = eddy_serde_check(ks, out.rec.key);
+    if (err == EDDY_OK && vs) {
+        err = eddy_serde_check(vs, out.rec.value);
+        if (err == EDDY_OK && out.old.data)
+            err = eddy_serde_check(vs, out.old);
+    }
+    if (err == EDDY_OK)
+        return forward_children(task, node, &out);
+    return err; /* the deserialization handler decides (eddy__task_process) */
+}
+
+static eddy_err send_record(eddy__task *task, const char *topic, const flow *in)
+{
+    return task->host->send(task->host->opaque, task, topic, -1, &in->rec);
+}
+
+static eddy_err op_sink(eddy__task *task, uint32_t node, const flow *in)
+{
+    const eddy__node *n = node_at(task, node);
+    if (n->sink_topic == EDDY__NONE) {
+        const char *topic = n->extractor(&in->rec, n->opaque);
+        if (!topic)
+            return eddy__fail(EDDY_ERR_INVALID_ARGUMENT, "%s: the topic extractor returned NULL",
+                              n->name);
+        return send_record(task, topic, in);
+    }
+    const char *topic = task->topic_names[n->sink_topic];
+    if (!in->change || !task->topology->topics[n->sink_topic].internal)
+        return send_record(task, topic, in);
+    /* A table change into a repartition topic: one record per side, old first (Kafka's). */
+    eddy_slice side = in->rec.value.data ? in->rec.value : in->old;
+    uint8_t flag = in->rec.value.data ? CHANGE_FLAG_NEW : CHANGE_FLAG_OLD;
+    capture buf = {0};
+    uint8_t *bytes = side.len + 1 <= sizeof buf.inline_bytes ? buf.inline_bytes
+                                                              : eddy__malloc(side.len + 1);
+    if (!bytes)
+        return eddy__fail(EDDY_ERR_NO_MEMORY, "out of memory encoding a table change");
+    if (side.len)
+        memcpy(bytes, side.data, side.len);
+    bytes[side.len] = flag;
+    flow out = flow_with(in, in->rec.key, (eddy_slice){bytes, side.len + 1}, (eddy_slice){0},
+                         false);
+    eddy_err err = send_record(task, topic, &out);
+    if (bytes != buf.inline_bytes)
+        eddy__free(bytes);
+    return err;
+}
+
+/* Calls a mapper (map, flat-map, their value variants, process) in forwarding mode. */
+static eddy_err op_mapper(eddy__task *task, uint32_t node, const flow *in)
+{
+    const eddy__node *n = node_at(task, node);
+    eddy_ctx ctx;
+    ctx_init(&ctx, task, node, in, CTX_FORWARD);
+    ctx.change = false;
+    if (n->op == EDDY__OP_PROCESS)
+        n->def.process(&ctx, &in->rec, task->nodes[node].processor_state);
+    else
+        n->map(&ctx, &in->rec, n->opaque);
+    ctx_done(&ctx);
+    return ctx.err;
+}
+
+/* Runs a key selector or other single-result callback; *out gets the captured result. */
+static eddy_err call_key_fn(eddy__task *task, uint32_t node, eddy_key_fn fn, const flow *in,
+                            eddy_ctx *ctx)
+{
+    ctx_init(ctx, task, node, in, CTX_RESULT);
+    fn(ctx, &in->rec, node_at(task, node)->opaque);
+    return ctx->err;
+}
+
+static eddy_err op_select_key(eddy__task *task, uint32_t node, const flow *in)
+{
+    eddy_ctx ctx;
+    eddy_err err = call_key_fn(task, node, node_at(task, node)->key, in, &ctx);
+    if (err == EDDY_OK) {
+        flow out = flow_with(in, ctx.value.slice, in->rec.value, (eddy_slice){0}, false);
+        err = forward_children(task, node, &out);
+    }
+    ctx_done(&ctx);
+    return err;
+}
+
+static eddy_err op_split(eddy__task *task, uint32_t node, const flow *in)
+{
+    const eddy__node *n = node_at(task, node);
+    for (uint32_t i = 0; i < n->children.count; i++) {
+        const eddy__node *branch = node_at(task, n->children.items[i]);
+        if (!branch->predicate || branch->predicate(&in->rec, branch->opaque))
+            return run_node(task, n->children.items[i], in);
+    }
+    return EDDY_OK;
+}
+
+/* Stream aggregations: count, reduce, aggregate (Kafka's KStreamAggregate / KStreamReduce). */
+static eddy_err op_stream_aggregate(eddy__task *task, uint32_t node, const flow *in)
+{
+    const eddy__node *n = node_at(task, node);
+    if (!in->rec.key.data || !in->rec.value.data) {
+        EDDY_DEBUG("runtime", "task %s: %s skips a record with a null key or value (offset %" PRId64
+                              ")",
+                   task->id, n->name, in->rec.offset);
+        return EDDY_OK;
+    }
+    eddy_kv_store *store = task->stores[n->store];
+    eddy_ctx ctx;
+    ctx_init(&ctx, task, node, in, CTX_RESULT);
+    capture old = {0};
+    eddy_err err = store_get_copy(store, in->rec.key, &old);
+    eddy_slice result = {0};
+    uint8_t count_bytes[8];
+    if (err == EDDY_OK) {
+        switch (n->op) {
+        case EDDY__OP_STREAM_COUNT: {
+            int64_t count = 0;
+            if (old.slice.data && eddy_int64_decode(old.slice, &count) != EDDY_OK)
+                count = 0;
+            eddy_int64_encode(count + 1, count_bytes);
+            result = (eddy_slice){count_bytes, 8};
+            break;
+        }
+        case EDDY__OP_STREAM_REDUCE:
+            if (!old.slice.data) {
+                result = in->rec.value;
+            } else {
+                n->reducer(&ctx, old.slice, &in->rec, n->opaque);
+                result = ctx.value.slice;
+            }
+            break;
+        default: { /* aggregate */
+            eddy_slice agg = old.slice;
+            capture init = {0};
+            if (!agg.data) {
+                eddy_ctx ictx;
+                ctx_init(&ictx, task, node, in, CTX_RESULT);
+                n->initializer(&ictx, n->opaque);
+                err = ictx.err;
+                if (err == EDDY_OK)
+                    err = capture_set(&init, ictx.value.slice);
+                ctx_done(&ictx);
+                agg = init.slice;
+            }
+            if (err == EDDY_OK) {
+                n->aggregator(&ctx, &in->rec, agg, n->opaque);
+                result = ctx.value.slice;
+            }
+            capture_free(&init);
+            break;
+        }
+        }
+    }
+    if (err == EDDY_OK)
+        err = ctx.err;
+    if (err == EDDY_OK)
+        err = store_write(store, in->rec.key, result);
+    if (err == EDDY_OK) {
+        flow out = flow_with(in, in->rec.key, result,
+                             task->nodes[node].send_old ? old.slice : (eddy_slice){0}, true);
+        err = forward_children(task, node, &out);
+    }
+    capture_free(&old);
+    ctx_done(&ctx);
+    return err;
+}
+
+static eddy_err op_table_source(eddy__task *task, uint32_t node, const flow *in)
+{
+    const eddy__node *n = node_at(task, node);
+    if (!in->rec.key.data) {
+        EDDY_WARN("runtime", "task %s: %s skips a record with a null key (topic %s offset %" PRId64
+                             ")",
+                  task->id, n->name, in->rec.topic ? in->rec.topic : "?", in->rec.offset);
+        return EDDY_OK;
+    }
+    if (n->store == EDDY__NONE) {
+        flow out = flow_with(in, in->rec.key, in->rec.value, (eddy_slice){0}, true);
+        return forward_children(task, node, &out);
+    }
+    eddy_kv_store *store = task->stores[n->store];
+    capture old = {0};
+    eddy_err err = store_get_copy(store, in->rec.key, &old);
+    if (err == EDDY_OK)
+        err = store_write(store, in->rec.key, in->rec.value);
+    if (err == EDDY_OK && n->op == EDDY__OP_TABLE_SOURCE) {
+        flow out = flow_with(in, in->rec.key, in->rec.value,
+                             task->nodes[node].send_old ? old.slice : (eddy_slice){0}, true);
+        err = forward_children(task, node, &out);
+    }
+    capture_free(&old);
+    return err;
+}
+
+/* A table filter's verdict on one side of a change (Kafka's KTableFilter.computeValue). */
+static eddy_slice filter_side(const eddy__node *n, const flow *in, eddy_slice value)
+{
+    if (!value.data)
+        return value;
+    eddy_record rec = in->rec;
+    rec.value = value;
+    bool keep = n->predicate(&rec, n->opaque);
+    if (n->op == EDDY__OP_TABLE_FILTER_NOT)
+        keep = !keep;
+    return keep ? value : (eddy_slice){0};
+}
+
+static eddy_err op_table_filter(eddy__task *task, uint32_t node, const flow *in)
+{
+    const eddy__node *n = node_at(task, node);
+    bool send_old = task->nodes[node].send_old;
+    eddy_slice new_value = filter_side(n, in, in->rec.value);
+    eddy_slice old_value = send_old ? filter_side(n, in, in->old) : (eddy_slice){0};
+    if (send_old && !new_value.data && !old_value.data)
+        return EDDY_OK;
+    flow out = flow_with(in, in->rec.key, new_value, old_value, true);
+    return forward_children(task, node, &out);
+}
+
+/* Maps one side of a change with a value mapper into `into` (null stays null). */
+static eddy_err map_value_side(eddy__task *task, uint32_t node, const flow *in, eddy_slice value,
+                               capture *into)
+{
+    if (!value.data)
+        return capture_set(into, value);
+    const eddy__node *n = node_at(task, node);
+    flow side = flow_with(in, in->rec.key, value, (eddy_slice){0}, false);
+    eddy_ctx ctx;
+    ctx_init(&ctx, task, node, &side, CTX_CAPTURE_VALUE);
+    n->map(&ctx, &side.rec, n->opaque);
+    eddy_err err = ctx.err;
+    if (err == EDDY_OK)
+        err = capture_set(into, ctx.value.slice);
+    ctx_done(&ctx);
+    return err;
+}
+
+static eddy_err op_table_map_values(eddy__task *task, uint32_t node, const flow *in)
+{
+    capture new_value = {0}, old_value = {0};
+    eddy_err err = map_value_side(task, node, in, in->rec.value, &new_value);
+    if (err == EDDY_OK && task->nodes[node].send_old)
+        err = map_value_side(task, node, in, in->old, &old_value);
+    if (err == EDDY_OK) {
+        flow out = flow_with(in, in->rec.key, new_value.slice, old_value.slice, true);
+        err = forward_children(task, node, &out);
+    }
+    capture_free(&new_value);
+    capture_free(&old_value);
+    return err;
+}
+
+/* A table group-by's mapper on one side: the (key, value) pair it forwards, if any. */
+static eddy_err select_side(eddy__task *task, uint32_t node, const flow *in, eddy_slice value,
+                            eddy_ctx *ctx)
+{
+    flow side = flow_with(in, in->rec.key, value, (eddy_slice){0}, false);
+    ctx_init(ctx, task, node, &side, CTX_CAPTURE_PAIR);
+    if (!value.data)
+        return EDDY_OK;
+    const eddy__node *n = node_at(task, node);
+    n->map(ctx, &side.rec, n->opaque);
+    return ctx->err;
+}
+
+/* Kafka's KTableRepartitionMap: the old pair (subtract) first, then the new one (add); a pair
+ * whose key or value is null is skipped. */
+static eddy_err op_table_select(eddy__task *task, uint32_t node, const flow *in)
+{
+    if (!in->rec.key.data)
+        return eddy__fail(EDDY_ERR_INVALID_ARGUMENT,
+                          "%s: the key of a row of the grouped table is null",
+                          node_at(task, node)->name);
+    eddy_ctx new_pair, old_pair;
+    eddy_err err = select_side(task, node, in, in->rec.value, &new_pair);
+    if (err == EDDY_OK)
+        err = select_side(task, node, in, in->old, &old_pair);
+    else
+        ctx_init(&old_pair, task, node, in, CTX_CAPTURE_PAIR);
+    if (err == EDDY_OK && old_pair.key.slice.data && old_pair.value.slice.data) {
+        flow out = flow_with(in, old_pair.key.slice, (eddy_slice){0}, old_pair.value.slice, true);
+        err = forward_children(task, node, &out);
+    }
+    if (err == EDDY_OK && new_pair.key.slice.data && new_pair.value.slice.data) {
+        flow out = flow_with(in, new_pair.key.slice, new_pair.value.slice, (eddy_slice){0}, true);
+        err = forward_children(task, node, &out);
+    }
+    ctx_done(&new_pair);
+    ctx_done(&old_pair);
+    return err;
+}
+
+/* One step of a table aggregation: adder or subtractor (count: +1 / -1). */
+static eddy_err table_aggregate_step(eddy__task *task, uint32_t node, const flow *in,
+                                     eddy_slice value, eddy_slice agg, bool add, capture *into)
+{
+    const eddy__node *n = node_at(task, node);
+    if (n->op == EDDY__OP_TABLE_COUNT) {
+        int64_t count = 0;
+        if (agg.data && eddy_int64_decode(agg, &count) != EDDY_OK)
+            count = 0;
+        uint8_t bytes[8];
+        eddy_int64_encode(count + (add ? 1 : -1), bytes);
+        return capture_set(into, (eddy_slice){bytes, 8});
+    }
+    eddy_record rec = in->rec;
+    rec.value = value;
+    flow side = flow_with(in, in->rec.key, value, (eddy_slice){0}, false);
+    eddy_ctx ctx;
+    ctx_init(&ctx, task, node, &side, CTX_RESULT);
+    if (n->op == EDDY__OP_TABLE_REDUCE)
+        (add ? n->reducer : n->reducer_subtractor)(&ctx, agg, &rec, n->opaque);
+    else
+        (add ? n->aggregator : n->subtractor)(&ctx, &rec, agg, n->opaque);
+    eddy_err err = ctx.err;
+    if (err == EDDY_OK)
+        err = capture_set(into, ctx.value.slice);
+    ctx_done(&ctx);
+    return err;
+}
+
+static eddy_err table_initial(eddy__task *task, uint32_t node, const flow *in, capture *into)
+{
+    const eddy__node *n = node_at(task, node);
+    if (n->op == EDDY__OP_TABLE_COUNT) {
+        uint8_t zero[8];
+        eddy_int64_encode(0, zero);
+        return capture_set(into, (eddy_slice){zero, 8});
+    }
+    eddy_ctx ctx;
+    ctx_init(&ctx, task, node, in, CTX_RESULT);
+    n->initializer(&ctx, n->opaque);
+    eddy_err err = ctx.err;
+    if (err == EDDY_OK)
+        err = capture_set(into, ctx.value.slice);
+    ctx_done(&ctx);
+    return err;
+}
+
+/* Kafka's KTableAggregate / KTableReduce: subtract the old value, then add the new one. */
+static eddy_err op_table_aggregate(eddy__task *task, uint32_t node, const flow *in)
+{
+    const eddy__node *n = node_at(task, node);
+    if (!in->rec.key.data)
+        return EDDY_OK;
+    eddy_kv_store *store = task->stores[n->store];
+    capture old = {0}, mid = {0}, init = {0}, result = {0};
+    eddy_err err = store_get_copy(store, in->rec.key, &old);
+    eddy_slice agg = old.slice;
+    if (err == EDDY_OK && in->old.data && agg.data) {
+        err = table_aggregate_step(task, node, in, in->old, agg, false, &mid);
+        agg = mid.slice;
+    }
+    if (err == EDDY_OK && in->rec.value.data) {
+        if (!agg.data && n->op == EDDY__OP_TABLE_REDUCE) {
+            err = capture_set(&result, in->rec.value);
+        } else {
+            if (!agg.data) {
+                err = table_initial(task, node, in, &init);
+                agg = init.slice;
+            }
+            if (err == EDDY_OK)
+                err = table_aggregate_step(task, node, in, in->rec.value, agg, true, &result);
+        }
+        agg = result.slice;
+    }
+    if (err == EDDY_OK)
+        err = store_write(store, in->rec.key, agg);
+    if (err == EDDY_OK) {
+        flow out = flow_with(in, in->rec.key, agg,
+                             task->nodes[node].send_old ? old.slice : (eddy_slice){0}, true);
+        err = forward_children(task, node, &out);
+    }
+    capture_free(&old);
+    capture_free(&mid);
+    capture_free(&init);
+    capture_free(&result);
+    return err;
+}
+
+static eddy_err op_table_to_stream(eddy__task *task, uint32_t node, const flow *in)
+{
+    flow out = flow_with(in, in->rec.key, in->rec.value, (eddy_slice){0}, false);
+    return forward_children(task, node, &out);
+}
+
+/* The value a table's getter gives for `key` (Kafka's KTableValueGetter): the store's value,
+ * then the unmaterialized filters and map-values between the store and the table. */
+static eddy_err table_get(eddy__task *task, uint32_t table_node, uint32_t store, const flow *in,
+                          capture *into)
+{
+    uint32_t chain[64];
+    uint32_t depth = 0;
+    for (uint32_t n = table_node; n != EDDY__NONE && depth < 64;) {
+        const eddy__node *node = node_at(task, n);
+        if (node->store == store || node->op == EDDY__OP_TABLE_SOURCE ||
+            (node->op != EDDY__OP_TABLE_FILTER && node->op != EDDY__OP_TABLE_FILTER_NOT &&
+             node->op != EDDY__OP_TABLE_MAP_VALUES))
+            break;
+        chain[depth++] = n;
+        n = node->parents.items[0];
+    }
+    eddy_err err = store_get_copy(task->stores[store], in->rec.key, into);
+    while (err == EDDY_OK && depth > 0 && into->slice.data) {
+        uint32_t n = chain[--depth];
+        const eddy__node *node = node_at(task, n);
+        if (node->op == EDDY__OP_TABLE_MAP_VALUES) {
+            capture mapped = {0};
+            err = map_value_side(task, n, in, into->slice, &mapped);
+            if (err == EDDY_OK)
+                err = capture_set(into, mapped.slice);
+            capture_free(&mapped);
+        } else {
+            into->slice = filter_side(node, in, into->slice);
+        }
+    }
+    return err;
+}
+
+static eddy_err join_emit(eddy__task *task, uint32_t node, const flow *in, eddy_slice right)
+{
+    const eddy__node *n = node_at(task, node);
+    eddy_ctx ctx;
+    ctx_init(&ctx, task, node, in, CTX_RESULT);
+    n->joiner(&ctx, &in->rec, right, n->opaque);
+    eddy_err err = ctx.err;
+    if (err == EDDY_OK && ctx.value.set) {
+        flow out = flow_with(in, in->rec.key, ctx.value.slice, (eddy_slice){0}, false);
+        err = forward_children(task, node, &out);
+    }
+    ctx_done(&ctx);
+    return err;
+}
+
+static eddy_err op_join_table(eddy__task *task, uint32_t node, const flow *in)
+{
+    const eddy__node *n = node_at(task, node);
+    bool left = n->op == EDDY__OP_LEFT_JOIN_TABLE;
+    if (!in->rec.value.data || (!in->rec.key.data && !left))
+        return EDDY_OK;
+    capture right = {0};
+    eddy_err err = EDDY_OK;
+    if (in->rec.key.data)
+        err = table_get(task, n->join_table, n->join_store, in, &right);
+    if (err == EDDY_OK && (right.slice.data || left))
+        err = join_emit(task, node, in, right.slice);
+    capture_free(&right);
+    return err;
+}
+
+static eddy_err op_join_global(eddy__task *task, uint32_t node, const flow *in)
+{
+    const eddy__node *n = node_at(task, node);
+    bool left = n->op == EDDY__OP_LEFT_JOIN_GLOBAL;
+    if (!in->rec.value.data)
+        return EDDY_OK;
+    eddy_ctx kctx;
+    eddy_err err = call_key_fn(task, node, n->key, in, &kctx);
+    capture right = {0};
+    if (err == EDDY_OK && kctx.value.slice.data)
+        err = store_get_copy(task->stores[n->join_store], kctx.value.slice, &right);
+    if (err == EDDY_OK && (right.slice.data || left))
+        err = join_emit(task, node, in, right.slice);
+    capture_free(&right);
+    ctx_done(&kctx);
+    return err;
+}
+
+static eddy_err run_node(eddy__task *task, uint32_t node, const flow *in)
+{
+    const eddy__node *n = node_at(task, node);
+    switch (n->op) {
+    case EDDY__OP_SOURCE:
+        return op_source(task, node, in);
+    case EDDY__OP_SINK:
+        return op_sink(task, node, in);
+    case EDDY__OP_FILTER:
+    case EDDY__OP_FILTER_NOT: {
+        bool keep = n->predicate(&in->rec, n->opaque);
+        if (keep != (n->op == EDDY__OP_FILTER))
+            return EDDY_OK;
+        return forward_children(task, node, in);
+    }
+    case EDDY__OP_MAP:
+    case EDDY__OP_MAP_VALUES:
+    case EDDY__OP_FLAT_MAP:
+    case EDDY__OP_FLAT_MAP_VALUES:
+    case EDDY__OP_PROCESS:
+        return op_mapper(task, node, in);
+    case EDDY__OP_SELECT_KEY:
+        return op_select_key(task, node, in);
+    case EDDY__OP_PEEK:
+        n->action(&in->rec, n->opaque);
+        return forward_children(task, node, in);
+    case EDDY__OP_FOREACH:
+        n->action(&in->rec, n->opaque);
+        return EDDY_OK;
+    case EDDY__OP_MERGE:
+    case EDDY__OP_BRANCH:
+        return forward_children(task, node, in);
+    case EDDY__OP_REPARTITION_FILTER:
+        /* Kafka drops null keys before a repartition topic. */
+        return in->rec.key.data ? forward_children(task, node, in) : EDDY_OK;
+    case EDDY__OP_SPLIT:
+        return op_split(task, node, in);
+    case EDDY__OP_STREAM_COUNT:
+    case EDDY__OP_STREAM_REDUCE:
+    case EDDY__OP_STREAM_AGGREGATE:
+        return op_stream_aggregate(task, node, in);
+    case EDDY__OP_TABLE_SOURCE:
+    case EDDY__OP_GLOBAL_TABLE_SOURCE:
+        return op_table_source(task, node, in);
+    case EDDY__OP_TABLE_FILTER:
+    case EDDY__OP_TABLE_FILTER_NOT:
+        return op_table_filter(task, node, in);
+    case EDDY__OP_TABLE_MAP_VALUES:
+        return op_table_map_values(task, node, in);
+    case EDDY__OP_TABLE_TO_STREAM:
+        return op_table_to_stream(task, node, in);
+    case EDDY__OP_TABLE_SELECT:
+        return op_table_select(task, node, in);
+    case EDDY__OP_TABLE_COUNT:
+    case EDDY__OP_TABLE_REDUCE:
+    case EDDY__OP_TABLE_AGGREGATE:
+        return op_table_aggregate(task, node, in);
+    case EDDY__OP_JOIN_TABLE:
+    case EDDY__OP_LEFT_JOIN_TABLE:
+        return op_join_table(task, node, in);
+    case EDDY__OP_JOIN_GLOBAL:
+    case EDDY__OP_LEFT_JOIN_GLOBAL:
+        return op_join_global(task, node, in);
+    }
+    return eddy__fail(EDDY_ERR_STATE, "processor %s has an unknown operator", n->name);
+}
+
+/* ---- Construction --------------------------------------------------------------------------- */
+
+static bool op_is_table_aggregation(eddy__op op)
+{
+    return op == EDDY__OP_TABLE_COUNT || op == EDDY__OP_TABLE_REDUCE ||
+           op == EDDY__OP_TABLE_AGGREGATE;
+}
+
+/* Whether `node` must send old values: a child that subtracts them (a table group-by), or a
+ * pass-through table operator that must. */
+static bool needs_old_values(const eddy__topology *t, uint32_t node, uint32_t depth)
+{
+    const eddy__node *n = &t->nodes[node];
+    if (depth > t->node_count)
+        return false;
+    for (uint32_t i = 0; i < n->children.count; i++) {
+        const eddy__node *c = &t->nodes[n->children.items[i]];
+        if (c->op == EDDY__OP_TABLE_SELECT)
+            return true;
+        if ((c->op == EDDY__OP_TABLE_FILTER || c->op == EDDY__OP_TABLE_FILTER_NOT ||
+             c->op == EDDY__OP_TABLE_MAP_VALUES) &&
+            needs_old_values(t, n->children.items[i], depth + 1))
+            return true;
+    }
+    return false;
+}
+
+static eddy_err task_prepare_nodes(eddy__task *task)
+{
+    const eddy__topology *t = task->topology;
+    const eddy__subtopology *sub = &t->subtopologies[task->subtopology];
+    for (uint32_t i = 0; i < sub->nodes.count; i++) {
+        uint32_t node = sub->nodes.items[i];
+        const eddy__node *n = &t->nodes[node];
+        task->nodes[node].send_old = needs_old_values(t, node, 0);
+        if (n->op == EDDY__OP_SOURCE) {
+            for (uint32_t c = 0; c < n->children.count; c++)
+                if (op_is_table_aggregation(t->nodes[n->children.items[c]].op))
+                    task->nodes[node].carries_changes = true;
+        }
+        for (uint32_t s = 0; s < n->stores.count; s++) {
+            uint32_t store = n->stores.items[s];
+            if (task->stores[store])
+                continue;
+            eddy_err err = task->host->open_store(task->host->opaque, task, store,
+                                                  &task->stores[store]);
+            if (err != EDDY_OK)
+                return err;
+        }
+        uint32_t extra[2] = {n->store, n->join_store};
+        for (int s = 0; s < 2; s++) {
+            if (extra[s] == EDDY__NONE || task->stores[extra[s]])
+                continue;
+            eddy_err err = task->host->open_store(task->host->opaque, task, extra[s],
+                                                  &task->stores[extra[s]]);
+            if (err != EDDY_OK)
+                return err;
+        }
+    }
+    return EDDY_OK;
+}
+
+static eddy_err task_init_processors(eddy__task *task)
+{
+    const eddy__topology *t = task->topology;
+    const eddy__subtopology *sub = &t->subtopologies[task->subtopology];
+    for (uint32_t i = 0; i < sub->nodes.count; i++) {
+        uint32_t node = sub->nodes.items[i];
+        const eddy__node *n = &t->nodes[node];
+        if (n->op != EDDY__OP_PROCESS)
+            continue;
+        node_state *state = &task->nodes[node];
+        state->processor_state = n->def.opaque;
+        if (n->def.init) {
+            eddy_ctx ctx;
+            ctx_init(&ctx, task, node, NULL, CTX_INIT);
+            eddy_err err = n->def.init(&ctx, n->def.opaque, &state->processor_state);
+            ctx_done(&ctx);
+            if (err != EDDY_OK)
+                return eddy__fail(err, "task %s: the init of processor %s failed: %s", task->id,
+                                  n->name, eddy_last_error());
+        }
+        state->initialized = true;
+    }
+    return EDDY_OK;
+}
+
+eddy_err eddy__task_new(const eddy__task_host *host, uint32_t subtopology, int32_t partition,
+                        eddy__task **out)
+{
+    *out = NULL;
+    const eddy__topology *t = host->topology;
+    eddy__task *task = eddy__calloc(1, sizeof *task);
+    if (!task)
+        return eddy__fail(EDDY_ERR_NO_MEMORY, "out of memory making a task");
+    task->host = host;
+    task->topology = t;
+    task->subtopology = subtopology;
+    task->partition = partition;
+    task->stream_time = -1;
+    if (t->subtopologies[subtopology].global)
+        snprintf(task->id, sizeof task->id, "global");
+    else
+        snprintf(task->id, sizeof task->id, "%" PRId32 "_%" PRId32,
+                 t->subtopologies[subtopology].id, partition);
+    task->nodes = eddy__calloc(t->node_count ? t->node_count : 1, sizeof *task->nodes);
+    task->stores = eddy__calloc(t->store_count ? t->store_count : 1, sizeof *task->stores);
+    task->topic_names = eddy__calloc(t->topic_count ? t->topic_count : 1, sizeof(char *));
+    eddy_err err = EDDY_OK;
+    if (!task->nodes || !task->stores || !task->topic_names)
+        err = eddy__fail(EDDY_ERR_NO_MEMORY, "out of memory making task %s", task->id);
+    for (uint32_t i = 0; err == EDDY_OK && i < t->topic_count; i++) {
+        char name[512];
+        eddy__topic_full_name(&t->topics[i], host->application_id, name, sizeof name);
+        task->topic_names[i] = eddy__strdup(name);
+        if (!task->topic_names[i])
+            err = eddy__fail(EDDY_ERR_NO_MEMORY, "out of memory making task %s", task->id);
+    }
+    if (err == EDDY_OK)
+        err = task_prepare_nodes(task);
+    if (err == EDDY_OK)
+        err = task_init_processors(task);
+    if (err != EDDY_OK) {
+        eddy__task_destroy(task);
+        return err;
+    }
+    *out = task;
+    return EDDY_OK;
+}
+
+void eddy__task_destroy(eddy__task *task)
+{
+    if (!task)
+        return;
+    const eddy__topology *t = task->topology;
+    if (task->nodes) {
+        for (uint32_t i = 0; i < t->node_count; i++) {
+            const eddy__node *n = &t->nodes[i];
+            if (n->op == EDDY__OP_PROCESS && task->nodes[i].initialized && n->def.close)
+                n->def.close(task->nodes[i].processor_state, n->def.opaque);
+        }
+    }
+    if (task->topic_names)
+        for (uint32_t i = 0; i < t->topic_count; i++)
+            eddy__free(task->topic_names[i]);
+    eddy__free(task->topic_names);
+    eddy__free(task->nodes);
+    eddy__free(task->stores);
+    eddy__free(task->punctuations);
+    eddy__free(task);
+}
+
+/* ---- Processing ----------------------------------------------------------------------------- */
+
+static uint32_t source_for_topic(const eddy__task *task, const char *topic)
+{
+    const eddy__topology *t = task->topology;
+    const eddy__subtopology *sub = &t->subtopologies[task->subtopology];
+    for (uint32_t i = 0; i < sub->nodes.count; i++) {
+        const eddy__node *n = &t->nodes[sub->nodes.items[i]];
+        if (n->op != EDDY__OP_SOURCE)
+            continue;
+        for (uint32_t k = 0; k < n->topics.count; k++)
+            if (strcmp(task->topic_names[n->topics.items[k]], topic) == 0)
+                return sub->nodes.items[i];
+    }
+    return EDDY__NONE;
+}
+
+/* Sends a record that could not be deserialized to the dead-letter topic, with headers saying
+ * why and where it came from (Kafka's KIP-1034 headers). */
+static eddy_err send_dead_letter(eddy__task *task, const eddy_record *rec, const char *why)
+{
+    char partition[16], offset[24];
+    snprintf(partition, sizeof partition, "%" PRId32, rec->partition);
+    snprintf(offset, sizeof offset, "%" PRId64, rec->offset);
+    eddy_header headers[4] = {
+        {str_slice("__streams.errors.exception"), str_slice(why)},
+        {str_slice("__streams.errors.topic"), str_slice(rec->topic)},
+        {str_slice("__streams.errors.partition"), str_slice(partition)},
+        {str_slice("__streams.errors.offset"), str_slice(offset)},
+    };
+    eddy_record dead = *rec;
+    dead.headers = headers;
+    dead.header_count = 4;
+    return task->host->send(task->host->opaque, task, task->host->dlq_topic, -1, &dead);
+}
+
+static eddy_err handle_deserialization_error(eddy__task *task, const eddy_record *rec,
+                                             eddy_err err)
+{
+    char why[512];
+    snprintf(why, sizeof why, "%s", eddy_last_error());
+    switch (task->host->deser_handler) {
+    case EDDY__DESER_CONTINUE:
+        EDDY_WARN("runtime",
+                  "task %s: skipping a record that cannot be deserialized at topic %s partition "
+                  "%" PRId32 " offset %" PRId64 ": %s",
+                  task->id, rec->topic, rec->partition, rec->offset, why);
+        task->stats.skipped_deserialize++;
+        return EDDY_OK;
+    case EDDY__DESER_DLQ:
+        EDDY_WARN("runtime",
+                  "task %s: sending a record that cannot be deserialized at topic %s partition "
+                  "%" PRId32 " offset %" PRId64 " to %s: %s",
+                  task->id, rec->topic, rec->partition, rec->offset, task->host->dlq_topic, why);
+        task->stats.skipped_deserialize++;
+        err = send_dead_letter(task, rec, why);
+        if (err == EDDY_OK)
+            return EDDY_OK;
+        return task_fail(task, rec, err, "writing to the dead-letter topic");
+    default:
+        return task_fail(task, rec, err, "deserialization failed");
+    }
+}
+
+static eddy_err punctuate(eddy__task *task, eddy_punctuation_type type, int64_t now)
+{
+    for (uint32_t i = 0; i < task->punctuation_count; i++) {
+        punctuation *p = &task->punctuations[i];
+        if (p->type != type || p->next_ms > now)
+            continue;
+        /* Kafka's PunctuationSchedule.next: skip missed intervals, fire once. */
+        int64_t next = p->next_ms + p->interval_ms;
+        if (now >= next)
+            next = p->next_ms + ((now - p->next_ms) / p->interval_ms + 1) * p->interval_ms;
+        p->next_ms = next;
+        flow none = {0};
+        none.rec.timestamp_ms = now;
+        none.rec.offset = -1;
+        none.rec.partition = task->partition;
+        eddy_ctx ctx;
+        ctx_init(&ctx, task, p->node, &none, CTX_FORWARD);
+        p->fn(&ctx, now, p->state);
+        ctx_done(&ctx);
+        if (ctx.err != EDDY_OK)
+            return task_fail(task, NULL, ctx.err, "punctuation failed");
+    }
+    return EDDY_OK;
+}
+
+eddy_err eddy__task_process(eddy__task *task, const eddy_record *record)
+{
+    if (task->failed)
+        return eddy__fail(EDDY_ERR_STATE, "%s", task->error);
+    uint32_t source = source_for_topic(task, record->topic);
+    if (source == EDDY__NONE)
+        return eddy__fail(EDDY_ERR_UNKNOWN_TOPIC, "task %s reads no topic %s", task->id,
+                          record->topic);
+    task->stats.processed++;
+    if (record->timestamp_ms > task->stream_time)
+        task->stream_time = record->timestamp_ms;
+    flow in = {.rec = *record};
+    eddy_err err = run_node(task, source, &in);
+    if (err == EDDY_ERR_SERIALIZATION)
+        err = handle_deserialization_error(task, record, err);
+    else if (err != EDDY_OK && !task->failed) {
+        if (task->host->processing_continue && !error_is_fatal(err)) {
+            EDDY_WARN("runtime",
+                      "task %s: skipping a record whose processing failed at topic %s partition "
+                      "%" PRId32 " offset %" PRId64 ": %s",
+                      task->id, record->topic, record->partition, record->offset,
+                      eddy_last_error());
+            task->stats.skipped_processing++;
+            err = EDDY_OK;
+        } else {
+            err = task_fail(task, record, err, "processing failed");
+        }
+    }
+    if (err != EDDY_OK)
+        return err;
+    return punctuate(task, EDDY_PUNCTUATE_STREAM_TIME, task->stream_time);
+}
+
+eddy_err eddy__task_punctuate_wall_clock(eddy__task *task, int64_t now_ms)
+{
+    if (task->failed)
+        return eddy__fail(EDDY_ERR_STATE, "%s", task->error);
+    return punctuate(task, EDDY_PUNCTUATE_WALL_CLOCK_TIME, now_ms);
+}
+
+int64_t eddy__task_stream_time(const eddy__task *task)
+{
+    return task->stream_time;
+}
+
+const char *eddy__task_id(const eddy__task *task)
+{
+    return task->id;
+}
+
+uint32_t eddy__task_subtopology(const eddy__task *task)
+{
+    return task->subtopology;
+}
+
+int32_t eddy__task_partition(const eddy__task *task)
+{
+    return task->partition;
+}
+
+const char *eddy__task_error(const eddy__task *task)
+{
+    return task->error;
+}
+
+const eddy__task_stats *eddy__task_stats_get(const eddy__task *task)
+{
+    return &task->stats;
+}
+
+uint32_t eddy__subtopology_source_topics(const eddy__topology *topology, uint32_t subtopology,
+                                         const char *application_id, char names[][256],
+                                         uint32_t max)
+{
+    const eddy__subtopology *sub = &topology->subtopologies[subtopology];
+    for (uint32_t i = 0; i < sub->source_topics.count && i < max; i++)
+        eddy__topic_full_name(&topology->topics[sub->source_topics.items[i]], application_id,
+                              names[i], 256);
+    return sub->source_topics.count;
+}
