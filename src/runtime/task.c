@@ -4,10 +4,13 @@
  * topic, partition and offset) plus, for table changes, the old value. Stream operators read
  * only the record; table operators read and write changes as Kafka Streams' Change<V>.
  *
- * Repartition topics carry table changes (a table group-by's output) as the value bytes
- * followed by one flag byte: 1 = the new value, 0 = the old value. Kafka sends a change as two
- * records too (old first, then new); its byte format differs and is internal to each
- * application. */
+ * Repartition topics carry table changes (a table group-by's output). The value is one of
+ *     <old value bytes> 0x00                                the old value (subtract)
+ *     <new value bytes> 0x01                                the new value (add)
+ *     <new bytes> <old bytes> <new length, 4 bytes BE> 0x02  both: the row changed and kept its
+ *                                                           group key (Kafka 3.5+, KIP-904)
+ * As in Kafka, a row whose group key changes is sent as two records, old first, then new; the
+ * byte format differs from Kafka's and is internal to each application. */
 #include "runtime/task.h"
 
 #include <inttypes.h>
@@ -20,11 +23,12 @@
 #include "core/error.h"
 #include "core/logging.h"
 #include "eddy/serde.h"
+#include "store/store.h"
 
 #define TASK_ERROR_MAX 1024
 #define CTX_INLINE_BYTES 128
 
-enum { CHANGE_FLAG_OLD = 0, CHANGE_FLAG_NEW = 1 };
+enum { CHANGE_FLAG_OLD = 0, CHANGE_FLAG_NEW = 1, CHANGE_FLAG_BOTH = 2 };
 
 typedef struct flow {
     eddy_record rec; /* key and value (the new value of a change) */
@@ -403,11 +407,20 @@ static eddy_err op_source(eddy__task *task, uint32_t node, const flow *in)
         eddy_slice v = in->rec.value;
         if (v.len < 1)
             return eddy__fail(EDDY_ERR_CORRUPT, "a repartitioned table change has no flag byte");
-        uint8_t flag = ((const uint8_t *)v.data)[v.len - 1];
+        const uint8_t *bytes = v.data;
+        uint8_t flag = bytes[v.len - 1];
         eddy_slice payload = {v.data, v.len - 1};
         out.change = true;
-        out.rec.value = flag == CHANGE_FLAG_NEW ? payload : (eddy_slice){0};
-        out.old = flag == CHANGE_FLAG_NEW ? (eddy_slice){0} : payload;
+        if (flag == CHANGE_FLAG_BOTH) {
+            uint32_t new_len = v.len >= 5 ? eddy__be32_get(bytes + v.len - 5) : UINT32_MAX;
+            if (new_len > v.len - 5)
+                return eddy__fail(EDDY_ERR_CORRUPT, "a repartitioned table change is malformed");
+            out.rec.value = (eddy_slice){bytes, new_len};
+            out.old = (eddy_slice){bytes + new_len, v.len - 5 - new_len};
+        } else {
+            out.rec.value = flag == CHANGE_FLAG_NEW ? payload : (eddy_slice){0};
+            out.old = flag == CHANGE_FLAG_NEW ? (eddy_slice){0} : payload;
+        }
     }
     eddy_err err = EDDY_OK;
     if (ks)
@@ -440,19 +453,25 @@ static eddy_err op_sink(eddy__task *task, uint32_t node, const flow *in)
     const char *topic = task->topic_names[n->sink_topic];
     if (!in->change || !task->topology->topics[n->sink_topic].internal)
         return send_record(task, topic, in);
-    /* A table change into a repartition topic: one record per side, old first (Kafka's). */
+    /* A table change into a repartition topic (the encoding is in the file comment). */
+    bool both = in->rec.value.data && in->old.data;
     eddy_slice side = in->rec.value.data ? in->rec.value : in->old;
-    uint8_t flag = in->rec.value.data ? CHANGE_FLAG_NEW : CHANGE_FLAG_OLD;
+    size_t size = both ? in->rec.value.len + in->old.len + 5 : side.len + 1;
     capture buf = {0};
-    uint8_t *bytes = side.len + 1 <= sizeof buf.inline_bytes ? buf.inline_bytes
-                                                              : eddy__malloc(side.len + 1);
+    uint8_t *bytes = size <= sizeof buf.inline_bytes ? buf.inline_bytes : eddy__malloc(size);
     if (!bytes)
         return eddy__fail(EDDY_ERR_NO_MEMORY, "out of memory encoding a table change");
     if (side.len)
         memcpy(bytes, side.data, side.len);
-    bytes[side.len] = flag;
-    flow out = flow_with(in, in->rec.key, (eddy_slice){bytes, side.len + 1}, (eddy_slice){0},
-                         false);
+    if (both) {
+        if (in->old.len)
+            memcpy(bytes + side.len, in->old.data, in->old.len);
+        eddy__be32_put(bytes + side.len + in->old.len, (uint32_t)side.len);
+        bytes[size - 1] = CHANGE_FLAG_BOTH;
+    } else {
+        bytes[size - 1] = in->rec.value.data ? CHANGE_FLAG_NEW : CHANGE_FLAG_OLD;
+    }
+    flow out = flow_with(in, in->rec.key, (eddy_slice){bytes, size}, (eddy_slice){0}, false);
     eddy_err err = send_record(task, topic, &out);
     if (bytes != buf.inline_bytes)
         eddy__free(bytes);
@@ -676,7 +695,8 @@ static eddy_err select_side(eddy__task *task, uint32_t node, const flow *in, edd
 }
 
 /* Kafka's KTableRepartitionMap: the old pair (subtract) first, then the new one (add); a pair
- * whose key or value is null is skipped. */
+ * whose key or value is null is skipped. When both pairs have the same key, one change carries
+ * both values, so the aggregation subtracts and adds in one step and emits once (KIP-904). */
 static eddy_err op_table_select(eddy__task *task, uint32_t node, const flow *in)
 {
     if (!in->rec.key.data)
@@ -689,11 +709,21 @@ static eddy_err op_table_select(eddy__task *task, uint32_t node, const flow *in)
         err = select_side(task, node, in, in->old, &old_pair);
     else
         ctx_init(&old_pair, task, node, in, CTX_CAPTURE_PAIR);
-    if (err == EDDY_OK && old_pair.key.slice.data && old_pair.value.slice.data) {
+    bool has_old = old_pair.key.slice.data && old_pair.value.slice.data;
+    bool has_new = new_pair.key.slice.data && new_pair.value.slice.data;
+    if (err == EDDY_OK && has_old && has_new &&
+        eddy__kv_compare(old_pair.key.slice.data, old_pair.key.slice.len,
+                         new_pair.key.slice.data, new_pair.key.slice.len) == 0) {
+        flow out = flow_with(in, new_pair.key.slice, new_pair.value.slice, old_pair.value.slice,
+                             true);
+        err = forward_children(task, node, &out);
+        has_old = has_new = false;
+    }
+    if (err == EDDY_OK && has_old) {
         flow out = flow_with(in, old_pair.key.slice, (eddy_slice){0}, old_pair.value.slice, true);
         err = forward_children(task, node, &out);
     }
-    if (err == EDDY_OK && new_pair.key.slice.data && new_pair.value.slice.data) {
+    if (err == EDDY_OK && has_new) {
         flow out = flow_with(in, new_pair.key.slice, new_pair.value.slice, (eddy_slice){0}, true);
         err = forward_children(task, node, &out);
     }
