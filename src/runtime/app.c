@@ -288,8 +288,10 @@ static void changelog_name(const eddy_app *app, uint32_t store, char *buf, size_
 
 /* Opens a task's inner store; a RocksDB store that cannot be read is wiped and made again. */
 static eddy_err open_inner_store(eddy_app *app, const char *dir, uint32_t store, bool wipe,
-                                 eddy_kv_store **out)
+                                 bool *wiped, eddy_kv_store **out)
 {
+    if (wiped)
+        *wiped = wipe;
     const char *name = app->topology->stores[store].name;
     if (store_kind(app, store) == EDDY_STORE_MEMORY)
         return eddy_kv_store_open_memory(name, out);
@@ -308,6 +310,8 @@ static eddy_err open_inner_store(eddy_app *app, const char *dir, uint32_t store,
         err = eddy_kv_store_wipe_rocksdb(rocks, name);
         if (err == EDDY_OK)
             err = eddy_kv_store_open_rocksdb(name, rocks, app->config, out);
+        if (wiped)
+            *wiped = true;
     }
     return err;
 }
@@ -425,9 +429,12 @@ static eddy_err task_store_open(runtime_task *rt, uint32_t store, const checkpoi
     /* Without a checkpoint a persistent store may hold anything: start it empty. */
     bool wipe = persistent && (checkpoint_bad || from < 0);
     eddy_kv_store *inner = NULL;
-    eddy_err err = open_inner_store(app, rt->dir, store, wipe, &inner);
+    bool wiped = false;
+    eddy_err err = open_inner_store(app, rt->dir, store, wipe, &wiped, &inner);
     if (err != EDDY_OK)
         return err;
+    if (wiped) /* empty now, whatever the checkpoint said */
+        from = EDDY_OFFSET_BEGINNING;
     rt->checkpointable[store] = persistent && s->changelog;
     if (!s->changelog) {
         rt->stores[store] = inner;
@@ -1189,7 +1196,7 @@ static eddy_err globals_start(eddy_app *app)
             continue;
         eddy_kv_store *inner = NULL;
         /* Global stores have no checkpoint here: they are read from the beginning each start. */
-        err = open_inner_store(app, dir, s, true, &inner);
+        err = open_inner_store(app, dir, s, true, NULL, &inner);
         if (err == EDDY_OK) {
             err = eddy__kv_store_locked(inner, &app->global_stores[s]);
             if (err != EDDY_OK)
@@ -1308,14 +1315,17 @@ static eddy_err compute_partitions(eddy_app *app)
             if (topic_partitions[topic] != app->sub_partitions[s]) {
                 char a[512], b[512];
                 eddy__topic_full_name(&t->topics[topic], app->sc.application_id, a, sizeof a);
-                eddy__topic_full_name(&t->topics[sub->source_topics.items[0]],
-                                      app->sc.application_id, b, sizeof b);
+                uint32_t widest = sub->source_topics.items[0];
+                for (uint32_t k = 0; k < sub->source_topics.count; k++)
+                    if (topic_partitions[sub->source_topics.items[k]] == app->sub_partitions[s])
+                        widest = sub->source_topics.items[k];
+                eddy__topic_full_name(&t->topics[widest], app->sc.application_id, b, sizeof b);
                 err = eddy__fail(EDDY_ERR_CONFIG,
                                  "co-partitioned topics %s (%" PRId32 " partitions) and %s "
                                  "(%" PRId32 " partitions) must have the same number of "
                                  "partitions (sub-topology %" PRId32 ")",
-                                 a, topic_partitions[topic], b,
-                                 topic_partitions[sub->source_topics.items[0]], sub->id);
+                                 a, topic_partitions[topic], b, app->sub_partitions[s],
+                                 sub->id);
             }
         }
     }

@@ -186,7 +186,7 @@ static int main_parse(const char *program, int argc, char **argv, main_options *
     memset(options, 0, sizeof(*options));
     int index = 1;
     while (index < argc) {
-        const main_flag_spec *spec;
+        const main_flag_spec *spec = NULL;
         const char *value;
         int rc = main_next_flag(program, argc, argv, &index, &spec, &value);
         if (rc != 0)
@@ -250,7 +250,7 @@ static int main_build_config(const char *program, int argc, char **argv,
     for (int pass = 0; pass < 2; pass++) {
         int index = 1;
         while (index < argc) {
-            const main_flag_spec *spec;
+            const main_flag_spec *spec = NULL;
             const char *value;
             int rc = main_next_flag(program, argc, argv, &index, &spec, &value);
             if (rc == 0 && (spec->flag == MAIN_FLAG_CONFIG) == (pass == 0))

@@ -95,7 +95,7 @@ static const char *cache_name(const cache_store *s)
     return eddy_kv_store_name(s->inner);
 }
 
-/* ---- Entries ------------------------------------------------------------------------------ */
+/* ---- Entries --------------------------------------------------------------------------------- */
 
 static size_t cache_entry_bytes_for(size_t key_len, size_t value_cap)
 {
@@ -198,8 +198,9 @@ static eddy_err cache_slots_reserve(cache_store *s)
     size_t grown = slot_count * 2;
     cache_slot *slots = eddy__calloc(grown, sizeof(*slots));
     if (!slots)
-        return eddy__fail(EDDY_ERR_NO_MEMORY, "store '%s': out of memory growing the cache to %zu "
-                          "slots", cache_name(s), grown);
+        return eddy__fail(EDDY_ERR_NO_MEMORY,
+                          "store '%s': out of memory growing the cache to %zu slots", cache_name(s),
+                          grown);
     for (size_t i = 0; i < slot_count; i++)
         if (s->slots[i].entry)
             *cache_slot_free_for(slots, grown - 1, s->slots[i].hash) = s->slots[i];
@@ -225,7 +226,7 @@ static void cache_slot_remove(cache_store *s, cache_slot *slot)
     s->slots[hole].hash = 0;
 }
 
-/* ---- The write order list --------------------------------------------------------------------- */
+/* ---- The write order list -------------------------------------------------------------------- */
 
 static void cache_list_unlink(cache_store *s, cache_entry *e)
 {
@@ -251,7 +252,7 @@ static void cache_list_append(cache_store *s, cache_entry *e)
     s->newest = e;
 }
 
-/* ---- Writing, evicting and dropping entries ----------------------------------------------------- */
+/* ---- Writing, evicting and dropping entries -------------------------------------------------- */
 
 /* Writes a dirty entry's value or deletion to inner. */
 static eddy_err cache_entry_write(cache_store *s, const cache_entry *e)
@@ -380,7 +381,7 @@ static eddy_err cache_write(cache_store *s, eddy_slice key, eddy_slice value, in
     return EDDY_OK;
 }
 
-/* ---- Store operations ------------------------------------------------------------------------- */
+/* ---- Store operations ------------------------------------------------------------------------ */
 
 static eddy_err cache_get(void *self, eddy_slice key, eddy_slice *value)
 {
@@ -452,7 +453,7 @@ static void cache_close(void *self)
     eddy__free(s);
 }
 
-/* ---- Iterators ---------------------------------------------------------------------------------- */
+/* ---- Iterators ------------------------------------------------------------------------------- */
 
 /* A copied dirty entry; key and value point into the iterator's allocation. */
 typedef struct cache_item {
@@ -469,8 +470,8 @@ enum { INNER_NEEDED, INNER_HELD, INNER_ENDED };
  * exclusive, then the items' key and value bytes. */
 typedef struct cache_iter {
     eddy_kv_iter *inner;
-    int inner_state;        /* INNER_HELD: inner_key, inner_value are inner's next entry */
-    eddy_slice inner_key;   /* owned by inner, valid until its next step */
+    int inner_state;      /* INNER_HELD: inner_key, inner_value are inner's next entry */
+    eddy_slice inner_key; /* owned by inner, valid until its next step */
     eddy_slice inner_value;
     int reverse;
     int skip_to; /* the upper bound is exclusive: skip inner's key equal to it */
@@ -542,8 +543,8 @@ static eddy_err cache_iter_next(void *self, eddy_slice *key, eddy_slice *value)
         if (!held || !item) {
             order = held ? 1 : -1;
         } else {
-            order = eddy__kv_compare(item->key, item->key_len, it->inner_key.data,
-                                     it->inner_key.len);
+            order =
+                eddy__kv_compare(item->key, item->key_len, it->inner_key.data, it->inner_key.len);
             if (it->reverse)
                 order = -order;
         }
@@ -588,8 +589,8 @@ static cache_iter *cache_iter_snapshot(const cache_store *s, const eddy__kv_boun
     }
     int skip_to = bounds->to.data && !bounds->to_inclusive;
     size_t to_len = skip_to ? bounds->to.len : 0;
-    cache_iter *it = eddy__malloc(sizeof(*it) + item_count * sizeof(cache_item) + to_len +
-                                  byte_count);
+    cache_iter *it =
+        eddy__malloc(sizeof(*it) + item_count * sizeof(cache_item) + to_len + byte_count);
     if (!it)
         return NULL;
     memset(it, 0, sizeof(*it));

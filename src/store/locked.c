@@ -29,8 +29,12 @@
  * Iterators need no copy: what an iterator returns is valid until its next step, whatever is
  * done to the store.
  *
- * Iterators must be destroyed, and the store closed, by a thread while no other thread uses the
- * store (closing destroys the iterators still open, releasing their read locks). */
+ * Limits. The public layer (store.c) keeps each store's list of open iterators, which opening
+ * and destroying an iterator change outside any call into this decorator, without a lock; until
+ * it guards that list, iterators over a locked store must be opened and destroyed by one thread
+ * at a time (any number of threads may get, and one may write, meanwhile). An iterator is
+ * destroyed by the thread that opened it, and the store is closed while no other thread uses it
+ * (closing destroys the iterators still open, releasing their read locks). */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -128,7 +132,7 @@ static void locked_read_end(locked_store *s, const locked_thread *t)
         lock_release(&s->lock);
 }
 
-/* ---- Store operations ------------------------------------------------------------------- */
+/* ---- Store operations ------------------------------------------------------------------------ */
 
 static eddy_err locked_get(void *self, eddy_slice key, eddy_slice *value)
 {
@@ -136,8 +140,7 @@ static eddy_err locked_get(void *self, eddy_slice key, eddy_slice *value)
     locked_thread *t = locked_thread_find(s, 1);
     if (!t) {
         *value = (eddy_slice){NULL, 0};
-        return eddy__fail(EDDY_ERR_NO_MEMORY, "store '%s': out of memory reading",
-                          locked_name(s));
+        return eddy__fail(EDDY_ERR_NO_MEMORY, "store '%s': out of memory reading", locked_name(s));
     }
     locked_read_begin(s, t);
     eddy_slice found;
@@ -150,9 +153,9 @@ static eddy_err locked_get(void *self, eddy_slice key, eddy_slice *value)
                 memcpy(t->value.data, found.data, found.len);
             t->value.len = found.len;
         } else {
-            err = eddy__fail(EDDY_ERR_NO_MEMORY,
-                             "store '%s': out of memory copying a %zu-byte value",
-                             locked_name(s), found.len);
+            err =
+                eddy__fail(EDDY_ERR_NO_MEMORY, "store '%s': out of memory copying a %zu-byte value",
+                           locked_name(s), found.len);
         }
     }
     locked_read_end(s, t);
@@ -222,7 +225,7 @@ static void locked_close(void *self)
     eddy__free(s);
 }
 
-/* ---- Iterators ---------------------------------------------------------------------------- */
+/* ---- Iterators ------------------------------------------------------------------------------- */
 
 /* An iterator of inner over the same bounds. The public functions only open ranges inclusive at
  * both ends, so an exclusive upper bound (a prefix scan's) is opened inclusive and the key equal

@@ -33,7 +33,7 @@ typedef struct logged_store {
     eddy__buf value_copy;
 } logged_store;
 
-/* ---- Slices that alias the last value read ---------------------------------------------- */
+/* ---- Slices that alias the last value read --------------------------------------------------- */
 
 /* Whether a and b share a byte or touch (closed ranges, so that an empty slice pointing into or
  * just past the last value also counts: its pointer may dangle after the inner write too). */
@@ -63,7 +63,7 @@ static eddy_err slice_detach(logged_store *s, eddy_slice *slice, eddy__buf *buf)
     return EDDY_OK;
 }
 
-/* ---- Store operations ------------------------------------------------------------------- */
+/* ---- Store operations ------------------------------------------------------------------------ */
 
 static eddy_err logged_get(void *self, eddy_slice key, eddy_slice *value)
 {
@@ -123,7 +123,7 @@ static void logged_close(void *self)
     eddy__free(s);
 }
 
-/* ---- Iterators ---------------------------------------------------------------------------- */
+/* ---- Iterators ------------------------------------------------------------------------------- */
 
 /* An iterator of inner over the same bounds. The public functions only open ranges inclusive at
  * both ends, so an exclusive upper bound (a prefix scan's) is opened inclusive and the key equal

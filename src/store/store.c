@@ -8,6 +8,7 @@
  * and eddy_kv_iter_destroy() frees. This is Kafka Streams' "close open iterators on close". */
 #include "store/store.h"
 
+#include <pthread.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -19,6 +20,9 @@ struct eddy_kv_store {
     const eddy__kv_store_ops *ops;
     void *self;
     eddy_kv_iter *iterators; /* open iterators, most recent first */
+    /* Guards the list: a store that is safe for several threads (the locked decorator of a
+     * global store) has iterators opened and destroyed on several threads at once. */
+    pthread_mutex_t iterators_lock;
     char *name;
 };
 
@@ -68,6 +72,7 @@ eddy_err eddy__kv_store_wrap(const char *name, const eddy__kv_store_ops *ops, vo
     store->ops = ops;
     store->self = self;
     store->name = copy;
+    pthread_mutex_init(&store->iterators_lock, NULL);
     *out = store;
     return EDDY_OK;
 }
@@ -99,6 +104,7 @@ void eddy_kv_store_close(eddy_kv_store *store)
         it->prev = it->next = NULL;
     }
     store->ops->close(store->self);
+    pthread_mutex_destroy(&store->iterators_lock);
     eddy__free(store->name);
     eddy__free(store);
 }
@@ -198,10 +204,12 @@ static eddy_err iter_open(eddy_kv_store *store, const eddy__kv_bounds *bounds, i
         }
     }
     it->store = store;
+    pthread_mutex_lock(&store->iterators_lock);
     it->next = store->iterators;
     if (store->iterators)
         store->iterators->prev = it;
     store->iterators = it;
+    pthread_mutex_unlock(&store->iterators_lock);
     *out = it;
     return EDDY_OK;
 }
@@ -307,12 +315,14 @@ void eddy_kv_iter_destroy(eddy_kv_iter *iter)
     if (iter->store) {
         if (iter->ops)
             iter->ops->destroy(iter->self);
+        pthread_mutex_lock(&iter->store->iterators_lock);
         if (iter->prev)
             iter->prev->next = iter->next;
         else
             iter->store->iterators = iter->next;
         if (iter->next)
             iter->next->prev = iter->prev;
+        pthread_mutex_unlock(&iter->store->iterators_lock);
     }
     eddy__free(iter);
 }
