@@ -434,6 +434,27 @@ EDDY_EXPORT eddy_stream *eddy_process(eddy_stream *stream, const eddy_processor_
                                       const char *const *store_names, size_t store_count);
 
 /* ------------------------------------------------------------------------------------------ */
+/* Time                                                                                       */
+
+/**
+ * A timestamp extractor (Kafka's TimestampExtractor): the event time of a record read from a
+ * source topic, in ms. @p partition_time_ms is the task's stream time so far (-1 before any
+ * record). A negative result drops the record with a warning, as Kafka Streams does.
+ */
+typedef int64_t (*eddy_timestamp_extractor_fn)(const eddy_record *record,
+                                               int64_t partition_time_ms, void *opaque);
+
+/**
+ * Sets the timestamp extractor of every source of the topology (Kafka's
+ * `default.timestamp.extractor` as code). Without one, the `default.timestamp.extractor`
+ * configuration key picks a built-in extractor (record timestamps; docs/runtime.md).
+ * @p opaque is borrowed.
+ */
+EDDY_EXPORT void eddy_builder_set_timestamp_extractor(eddy_builder *builder,
+                                                      eddy_timestamp_extractor_fn extractor,
+                                                      void *opaque);
+
+/* ------------------------------------------------------------------------------------------ */
 /* Naming                                                                                     */
 
 /**

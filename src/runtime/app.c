@@ -485,8 +485,6 @@ static eddy_err host_send(void *opaque, eddy__task *task, const char *topic, int
     return err;
 }
 
-static runtime_task *task_being_made; /* set while eddy__task_new runs (one thread at a time) */
-
 static eddy_err host_open_store(void *opaque, eddy__task *task, uint32_t store, eddy_kv_store **out)
 {
     (void)task;
@@ -498,7 +496,6 @@ static eddy_err host_open_store(void *opaque, eddy__task *task, uint32_t store, 
                     : eddy__fail(EDDY_ERR_STATE, "global store %s is not open",
                                  app->topology->stores[store].name);
     }
-    (void)task_being_made;
     return eddy__fail(EDDY_ERR_STATE, "store %s was not opened for its task",
                       app->topology->stores[store].name);
 }
@@ -1115,8 +1112,22 @@ static eddy_err global_send(void *opaque, eddy__task *task, const char *topic, i
     return eddy__fail(EDDY_ERR_STATE, "a global table cannot write to %s", topic);
 }
 
+/* Records how far the global consumer has read a partition; positions[] follows the
+ * consumer's assignment order (the order globals_start assigned them). */
+static void global_note_position(eddy_app *app, const eddy_record *rec, uint32_t count,
+                                 int64_t *positions)
+{
+    const eddy_topic_partition *parts;
+    size_t assigned;
+    if (eddy__consumer_assignment(app->global_consumer, &parts, &assigned) != EDDY_OK)
+        return;
+    for (size_t i = 0; i < assigned && i < count; i++)
+        if (strcmp(parts[i].topic, rec->topic) == 0 && parts[i].partition == rec->partition)
+            positions[i] = rec->offset + 1;
+}
+
 /* Reads the global topics' new records into the global stores; returns after `timeout_ms`
- * without a record, or at the end of every partition when `to_end`. */
+ * without a record, or, when `to_end`, once every partition is read to its end (or at stop). */
 static eddy_err global_poll(eddy_app *app, int timeout_ms, bool to_end, const int64_t *ends,
                             uint32_t end_count, int64_t *positions)
 {
@@ -1130,26 +1141,17 @@ static eddy_err global_poll(eddy_app *app, int timeout_ms, bool to_end, const in
         }
         eddy_record rec;
         eddy_err err = eddy__consumer_poll(app->global_consumer, timeout_ms, &rec);
+        if (err == EDDY_ERR_TIMED_OUT && to_end && !atomic_load(&app->stopping))
+            continue; /* not at every end yet: keep loading */
         if (err == EDDY_ERR_TIMED_OUT)
-            return to_end ? (atomic_load(&app->stopping) ? EDDY_OK : EDDY_OK) : EDDY_OK;
+            return EDDY_OK;
         if (err != EDDY_OK)
             return err;
+        if (to_end)
+            global_note_position(app, &rec, end_count, positions);
         err = eddy__task_process(app->global_task, &rec);
         if (err != EDDY_OK)
             return err;
-        if (positions)
-            for (uint32_t i = 0; i < end_count; i++)
-                (void)i;
-        if (to_end && positions) {
-            /* positions are tracked per assigned partition in assignment order */
-            const eddy_topic_partition *parts;
-            size_t count;
-            if (eddy__consumer_assignment(app->global_consumer, &parts, &count) == EDDY_OK)
-                for (size_t i = 0; i < count && i < end_count; i++)
-                    if (strcmp(parts[i].topic, rec.topic) == 0 &&
-                        parts[i].partition == rec.partition)
-                        positions[i] = rec.offset + 1;
-        }
         if (!to_end)
             timeout_ms = 0;
         if (atomic_load(&app->stopping))
@@ -1435,6 +1437,7 @@ eddy_err eddy_app_new(eddy_builder *builder, const eddy_config *config, eddy_app
         .default_key_serde = app->sc.default_key_serde,
         .default_value_serde = app->sc.default_value_serde,
         .processing_continue = app->sc.processing_continue,
+        .timestamp_mode = app->sc.timestamp_mode,
     };
     *out = app;
     return EDDY_OK;

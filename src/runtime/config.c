@@ -20,7 +20,7 @@ static const char *const known_keys[] = {
     "session.timeout.ms", "auto.offset.reset", "linger.ms", "batch.size", "acks",
     "queue.buffering.max.messages", "rocksdb.write.buffer.size", "rocksdb.max.write.buffers",
     "rocksdb.block.cache.size", "rocksdb.block.size", "segment.bytes", "segment.ms",
-    "retention.ms", "retention.bytes", "eddy.create.topics", NULL};
+    "retention.ms", "retention.bytes", "eddy.create.topics", "default.timestamp.extractor", NULL};
 
 static const char *const known_prefixes[] = {"consumer.", "producer.", "main.consumer.",
                                              "restore.consumer.", "global.consumer.", "topic.",
@@ -101,6 +101,38 @@ static eddy_err read_handler(const eddy_config *config, const char *key, bool *c
     }
     return eddy__fail(EDDY_ERR_CONFIG, "config %s: '%s' is not one of logAndFail, logAndContinue",
                       key, value);
+}
+
+/* default.timestamp.extractor: a built-in extractor by Kafka's class name (short or full). */
+static eddy_err read_timestamp_extractor(const eddy_config *config, eddy__streams_config *out)
+{
+    static const struct {
+        const char *name;
+        eddy__timestamp_mode mode;
+    } extractors[] = {
+        {"FailOnInvalidTimestamp", EDDY__TIMESTAMP_FAIL_ON_INVALID},
+        {"LogAndSkipOnInvalidTimestamp", EDDY__TIMESTAMP_SKIP_ON_INVALID},
+        {"UsePartitionTimeOnInvalidTimestamp", EDDY__TIMESTAMP_PARTITION_TIME},
+        {"WallclockTimestampExtractor", EDDY__TIMESTAMP_WALL_CLOCK},
+    };
+    const char *value = config ? eddy_config_get(config, "default.timestamp.extractor") : NULL;
+    out->timestamp_mode = EDDY__TIMESTAMP_FAIL_ON_INVALID;
+    if (!value)
+        return EDDY_OK;
+    const char *last = strrchr(value, '.');
+    last = last ? last + 1 : value;
+    for (size_t i = 0; i < sizeof extractors / sizeof extractors[0]; i++) {
+        if (strcmp(last, extractors[i].name) == 0) {
+            out->timestamp_mode = extractors[i].mode;
+            return EDDY_OK;
+        }
+    }
+    return eddy__fail(EDDY_ERR_CONFIG,
+                      "config default.timestamp.extractor: '%s' is not one of "
+                      "FailOnInvalidTimestamp, LogAndSkipOnInvalidTimestamp, "
+                      "UsePartitionTimeOnInvalidTimestamp, WallclockTimestampExtractor (a custom "
+                      "extractor is set in code: eddy_builder_set_timestamp_extractor)",
+                      value);
 }
 
 static eddy_err read_choices(const eddy_config *config, eddy__streams_config *out)
@@ -208,6 +240,8 @@ eddy_err eddy__streams_config_parse(const eddy_config *config, const char *defau
     eddy_err err = read_numbers(config, out);
     if (err == EDDY_OK)
         err = read_choices(config, out);
+    if (err == EDDY_OK)
+        err = read_timestamp_extractor(config, out);
     if (err == EDDY_OK)
         err = read_serde(config, "default.key.serde", &out->default_key_serde);
     if (err == EDDY_OK)

@@ -236,6 +236,7 @@ eddy_err eddy_test_driver_new(eddy_builder *builder, const eddy_config *config, 
             .default_key_serde = d->config.default_key_serde,
             .default_value_serde = d->config.default_value_serde,
             .processing_continue = d->config.processing_continue,
+            .timestamp_mode = d->config.timestamp_mode,
         };
         err = driver_make_tasks(d);
     }

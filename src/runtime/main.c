@@ -22,10 +22,12 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "eddy/app.h"
+#include "eddy/logging.h"
 
 enum {
     MAIN_EXIT_OK = 0,
@@ -347,6 +349,10 @@ static int main_run(const char *program, eddy_builder *builder, const eddy_confi
     eddy_err err = eddy_app_new(builder, config, &app);
     if (err != EDDY_OK)
         return main_fail(program, main_error_text(err));
+    /* A running service says what it does (state changes, tasks, restoration progress), as
+     * Kafka Streams logs at INFO; EDDY_LOG_LEVEL still decides when set. */
+    if (!getenv("EDDY_LOG_LEVEL"))
+        eddy_logging_set_level(EDDY_LOG_INFO);
     main_signals saved;
     int rc = main_signals_install(program, &saved);
     if (rc != 0) {

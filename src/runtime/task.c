@@ -1216,6 +1216,44 @@ static eddy_err punctuate(eddy__task *task, eddy_punctuation_type type, int64_t 
     return EDDY_OK;
 }
 
+/* The record's event time: the topology's extractor, else the configured built-in one
+ * (Kafka's semantics for each; a negative result makes the caller skip the record). */
+static eddy_err extract_timestamp(eddy__task *task, const eddy_record *record, int64_t *out)
+{
+    const eddy__topology *t = task->topology;
+    if (t->timestamp_extractor) {
+        *out = t->timestamp_extractor(record, task->stream_time, t->timestamp_opaque);
+        return EDDY_OK;
+    }
+    *out = record->timestamp_ms;
+    switch (task->host->timestamp_mode) {
+    case EDDY__TIMESTAMP_WALL_CLOCK:
+        *out = task->host->wall_clock_ms(task->host->opaque);
+        return EDDY_OK;
+    case EDDY__TIMESTAMP_PARTITION_TIME:
+        if (*out < 0) {
+            if (task->stream_time < 0)
+                return task_fail(task, record, eddy__fail(EDDY_ERR_INVALID_ARGUMENT,
+                                                          "invalid timestamp %" PRId64
+                                                          " and no partition time yet",
+                                                          record->timestamp_ms),
+                                 "extracting the timestamp");
+            *out = task->stream_time;
+        }
+        return EDDY_OK;
+    case EDDY__TIMESTAMP_SKIP_ON_INVALID:
+        return EDDY_OK;
+    default:
+        if (*out >= 0)
+            return EDDY_OK;
+        eddy__fail(EDDY_ERR_INVALID_ARGUMENT,
+                   "invalid (negative) timestamp %" PRId64 " (FailOnInvalidTimestamp; set "
+                   "default.timestamp.extractor to skip such records)",
+                   record->timestamp_ms);
+        return task_fail(task, record, EDDY_ERR_INVALID_ARGUMENT, "extracting the timestamp");
+    }
+}
+
 eddy_err eddy__task_process(eddy__task *task, const eddy_record *record)
 {
     if (task->failed)
@@ -1225,10 +1263,21 @@ eddy_err eddy__task_process(eddy__task *task, const eddy_record *record)
         return eddy__fail(EDDY_ERR_UNKNOWN_TOPIC, "task %s reads no topic %s", task->id,
                           record->topic);
     task->stats.processed++;
-    if (record->timestamp_ms > task->stream_time)
-        task->stream_time = record->timestamp_ms;
     flow in = {.rec = *record};
-    eddy_err err = run_node(task, source, &in);
+    eddy_err err = extract_timestamp(task, record, &in.rec.timestamp_ms);
+    if (err != EDDY_OK)
+        return err;
+    if (in.rec.timestamp_ms < 0) {
+        task->stats.skipped_timestamp++;
+        EDDY_WARN("runtime", "task %s: skipping a record with the invalid timestamp %" PRId64
+                             " at topic %s partition %" PRId32 " offset %" PRId64,
+                  task->id, in.rec.timestamp_ms, record->topic, record->partition,
+                  record->offset);
+        return EDDY_OK;
+    }
+    if (in.rec.timestamp_ms > task->stream_time)
+        task->stream_time = in.rec.timestamp_ms;
+    err = run_node(task, source, &in);
     if (err == EDDY_ERR_SERIALIZATION)
         err = handle_deserialization_error(task, record, err);
     else if (err != EDDY_OK && !task->failed) {

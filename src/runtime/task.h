@@ -38,6 +38,14 @@ typedef enum eddy__deser_handler {
     EDDY__DESER_DLQ = 2,      /* skip, writing the raw record to errors.dead.letter.queue.topic.name */
 } eddy__deser_handler;
 
+/* default.timestamp.extractor: Kafka's built-in extractors. */
+typedef enum eddy__timestamp_mode {
+    EDDY__TIMESTAMP_FAIL_ON_INVALID = 0,      /* FailOnInvalidTimestamp (Kafka's default) */
+    EDDY__TIMESTAMP_SKIP_ON_INVALID = 1,      /* LogAndSkipOnInvalidTimestamp */
+    EDDY__TIMESTAMP_PARTITION_TIME = 2,       /* UsePartitionTimeOnInvalidTimestamp */
+    EDDY__TIMESTAMP_WALL_CLOCK = 3,           /* WallclockTimestampExtractor */
+} eddy__timestamp_mode;
+
 /* What a task needs from its host. */
 typedef struct eddy__task_host {
     void *opaque;
@@ -59,6 +67,7 @@ typedef struct eddy__task_host {
     const eddy_serde *default_key_serde;   /* default.key.serde (NULL: bytes) */
     const eddy_serde *default_value_serde; /* default.value.serde */
     bool processing_continue;   /* processing.exception.handler = log-and-continue */
+    eddy__timestamp_mode timestamp_mode; /* without the topology's own extractor */
 } eddy__task_host;
 
 /* Makes the task of sub-topology `subtopology` (an index into topology->subtopologies, which
@@ -102,6 +111,7 @@ const char *eddy__task_error(const eddy__task *task);
 /* Counts a task keeps (for tests, metrics and the closing of DLQ/continue decisions). */
 typedef struct eddy__task_stats {
     uint64_t processed;           /* records given to eddy__task_process */
+    uint64_t skipped_timestamp;   /* dropped for a negative timestamp */
     uint64_t skipped_deserialize; /* dropped by log-and-continue or sent to the DLQ */
     uint64_t skipped_processing;  /* dropped by a processing error under log-and-continue */
 } eddy__task_stats;

@@ -557,6 +557,8 @@ eddy_err eddy__builder_build(eddy_builder *builder, const eddy__topology **out)
         .subtopology_count = builder->subtopology_count,
         .copartition_groups = builder->copartition_groups,
         .copartition_group_count = builder->copartition_group_count,
+        .timestamp_extractor = builder->timestamp_extractor,
+        .timestamp_opaque = builder->timestamp_opaque,
     };
     *out = &builder->topology;
     return EDDY_OK;

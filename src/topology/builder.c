@@ -2048,6 +2048,16 @@ void eddy_builder_add_store(eddy_builder *builder, const char *name, eddy_store_
     store_new(builder, name, kind, false, function);
 }
 
+void eddy_builder_set_timestamp_extractor(eddy_builder *builder,
+                                          eddy_timestamp_extractor_fn extractor, void *opaque)
+{
+    if (!builder)
+        return;
+    eddy__builder_unbuild(builder);
+    builder->timestamp_extractor = extractor;
+    builder->timestamp_opaque = opaque;
+}
+
 void eddy_builder_store_options(eddy_builder *builder, const char *name, eddy_store_kind kind,
                                 bool changelog)
 {

@@ -171,6 +171,8 @@ typedef struct eddy__topology {
     uint32_t subtopology_count;
     const eddy__ids *copartition_groups; /* topic indices; overlapping groups merged */
     uint32_t copartition_group_count;
+    eddy_timestamp_extractor_fn timestamp_extractor; /* NULL: the configured built-in one */
+    void *timestamp_opaque;
 } eddy__topology;
 
 /* A node in Kafka's InternalStreamsBuilder graph: one DSL operator, writing one or more
@@ -247,6 +249,9 @@ struct eddy_builder {
     eddy__handle **handles;
     uint32_t handle_count, handle_capacity;
     eddy__handle dead[EDDY__HANDLE_KINDS]; /* returned when an operator fails */
+
+    eddy_timestamp_extractor_fn timestamp_extractor;
+    void *timestamp_opaque;
 
     /* The built topology (build.c); valid while built is true. */
     bool built;
