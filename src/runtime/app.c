@@ -75,6 +75,7 @@ typedef struct runtime_task {
     eddy_kv_store **stores;     /* by store index: what the task uses (outermost decorator) */
     int64_t *changelog_next;    /* by store index: next changelog offset (from deliveries) */
     bool *checkpointable;       /* by store index: a RocksDB store with a changelog */
+    bool *forwarding;           /* by store index: its cache forwards the owner's changes */
     input_queue queues[SOURCE_TOPICS_MAX];
     uint32_t queue_count;
     bool dirty;                 /* processed records since the last commit */
@@ -394,6 +395,17 @@ static eddy_err log_change(void *opaque, eddy_slice key, eddy_slice value)
     return err;
 }
 
+/* A cached change of a store written to the store under it: forwarded by the task. */
+static eddy_err forward_flushed(void *opaque, eddy_slice key, eddy_slice new_value,
+                                eddy_slice old_value, int64_t context_ms)
+{
+    changelog_target *target = opaque;
+    if (!target->task->task)
+        return EDDY_OK; /* not made yet: nothing was written through the cache */
+    return eddy__task_store_flushed(target->task->task, target->store, key, new_value, old_value,
+                                    context_ms);
+}
+
 /* The per-store budget of the record cache: the thread's share, split over its stores. */
 static size_t cache_budget(eddy_app *app)
 {
@@ -436,25 +448,30 @@ static eddy_err task_store_open(runtime_task *rt, uint32_t store, const checkpoi
     if (wiped) /* empty now, whatever the checkpoint said */
         from = EDDY_OFFSET_BEGINNING;
     rt->checkpointable[store] = persistent && s->changelog;
-    if (!s->changelog) {
-        rt->stores[store] = inner;
-        return EDDY_OK;
-    }
-    int64_t next = 0;
-    err = restore_store(app, task_id, inner, topic, rt->partition, from, &next);
-    rt->changelog_next[store] = next;
-    eddy_kv_store *logged = NULL, *cached = NULL;
     targets[store] = (changelog_target){rt, store};
-    if (err == EDDY_OK)
-        err = eddy__kv_store_logged(inner, log_change, &targets[store], &logged);
-    if (err != EDDY_OK) {
-        eddy_kv_store_close(inner);
-        return err;
+    eddy_kv_store *logged = inner, *cached = NULL;
+    if (s->changelog) {
+        int64_t next = 0;
+        err = restore_store(app, task_id, inner, topic, rt->partition, from, &next);
+        rt->changelog_next[store] = next;
+        if (err == EDDY_OK)
+            err = eddy__kv_store_logged(inner, log_change, &targets[store], &logged);
+        if (err != EDDY_OK) {
+            eddy_kv_store_close(inner);
+            return err;
+        }
     }
     err = eddy__kv_store_cached(logged, cache_budget(app), &cached);
     if (err != EDDY_OK) {
         eddy_kv_store_close(logged);
         return err;
+    }
+    /* An aggregation's or a table's changes go downstream when its cache writes them, as in
+     * Kafka Streams: once per key per commit with the cache on, at once with it off. */
+    if (eddy__store_forwards_changes(app->topology, store)) {
+        eddy__kv_store_cached_listen(cached, forward_flushed, &targets[store],
+                                     &rt->thread->current_timestamp_ms);
+        rt->forwarding[store] = true;
     }
     rt->stores[store] = cached;
     return EDDY_OK;
@@ -556,6 +573,12 @@ static eddy_err task_host_open_store(void *opaque, eddy__task *task, uint32_t st
     return host_open_store(th->rt->thread, task, store, out);
 }
 
+static bool task_host_forwards_on_flush(void *opaque, eddy__task *task, uint32_t store)
+{
+    (void)task;
+    return ((task_host *)opaque)->rt->forwarding[store];
+}
+
 static eddy_err task_host_send(void *opaque, eddy__task *task, const char *topic,
                                int32_t partition, const eddy_record *record)
 {
@@ -578,6 +601,7 @@ static void runtime_task_free(runtime_task *rt)
     eddy__free(rt->stores);
     eddy__free(rt->changelog_next);
     eddy__free(rt->checkpointable);
+    eddy__free(rt->forwarding);
     eddy__free(rt);
 }
 
@@ -623,8 +647,10 @@ static eddy_err task_make(stream_thread *thread, uint32_t sub, int32_t partition
         rt->stores = eddy__calloc(stores, sizeof *rt->stores);
         rt->changelog_next = eddy__calloc(stores, sizeof *rt->changelog_next);
         rt->checkpointable = eddy__calloc(stores, sizeof *rt->checkpointable);
+        rt->forwarding = eddy__calloc(stores, sizeof *rt->forwarding);
     }
-    if (!rt || !th || !rt->stores || !rt->changelog_next || !rt->checkpointable) {
+    if (!rt || !th || !rt->stores || !rt->changelog_next || !rt->checkpointable ||
+        !rt->forwarding) {
         eddy__free(th);
         if (rt)
             rt->thread = thread;
@@ -642,6 +668,7 @@ static eddy_err task_make(stream_thread *thread, uint32_t sub, int32_t partition
     th->host.opaque = th;
     th->host.send = task_host_send;
     th->host.open_store = task_host_open_store;
+    th->host.forwards_on_flush = task_host_forwards_on_flush;
     eddy_err err = make_dirs(rt->dir);
     if (err == EDDY_OK)
         err = task_make_stores(rt, th->targets);
@@ -809,6 +836,8 @@ static void thread_close_tasks_for(stream_thread *thread, const eddy_topic_parti
     }
 }
 
+static eddy_err thread_process_batch(stream_thread *thread);
+
 static void on_rebalance(eddy__consumer *consumer, eddy__rebalance_event event,
                          const eddy_topic_partition *parts, size_t count, void *opaque)
 {
@@ -818,6 +847,11 @@ static void on_rebalance(eddy__consumer *consumer, eddy__rebalance_event event,
     atomic_store(&thread->rebalancing, true);
     set_state(app, EDDY_APP_REBALANCING);
     if (event != EDDY__REBALANCE_ASSIGN) {
+        /* Records polled before this callback are in the batch: process them now, so that the
+         * positions committed for the revoked partitions are what was processed, and the batch
+         * does not outlive the tasks it points to. */
+        if (thread->batch_count > 0 && !thread->failed)
+            thread_process_batch(thread);
         thread_close_tasks_for(thread, parts, count, event == EDDY__REBALANCE_REVOKE);
         return;
     }

@@ -50,6 +50,7 @@ typedef struct node_state {
     bool initialized;
     bool send_old; /* a descendant needs old values (Kafka's enableSendingOldValues) */
     bool carries_changes; /* SOURCE: reads a repartition topic of table changes */
+    bool deferred; /* its store's cache forwards its changes (eddy__task_store_flushed) */
 } node_state;
 
 struct eddy__task {
@@ -586,7 +587,7 @@ static eddy_err op_stream_aggregate(eddy__task *task, uint32_t node, const flow 
         err = ctx.err;
     if (err == EDDY_OK)
         err = store_write(store, in->rec.key, result);
-    if (err == EDDY_OK) {
+    if (err == EDDY_OK && !task->nodes[node].deferred) {
         flow out = flow_with(in, in->rec.key, result,
                              task->nodes[node].send_old ? old.slice : (eddy_slice){0}, true);
         err = forward_children(task, node, &out);
@@ -614,7 +615,7 @@ static eddy_err op_table_source(eddy__task *task, uint32_t node, const flow *in)
     eddy_err err = store_get_copy(store, in->rec.key, &old);
     if (err == EDDY_OK)
         err = store_write(store, in->rec.key, in->rec.value);
-    if (err == EDDY_OK && n->op == EDDY__OP_TABLE_SOURCE) {
+    if (err == EDDY_OK && n->op == EDDY__OP_TABLE_SOURCE && !task->nodes[node].deferred) {
         flow out = flow_with(in, in->rec.key, in->rec.value,
                              task->nodes[node].send_old ? old.slice : (eddy_slice){0}, true);
         err = forward_children(task, node, &out);
@@ -808,7 +809,7 @@ static eddy_err op_table_aggregate(eddy__task *task, uint32_t node, const flow *
     }
     if (err == EDDY_OK)
         err = store_write(store, in->rec.key, agg);
-    if (err == EDDY_OK) {
+    if (err == EDDY_OK && !task->nodes[node].deferred) {
         flow out = flow_with(in, in->rec.key, agg,
                              task->nodes[node].send_old ? old.slice : (eddy_slice){0}, true);
         err = forward_children(task, node, &out);
@@ -1002,6 +1003,21 @@ static bool needs_old_values(const eddy__topology *t, uint32_t node, uint32_t de
     return false;
 }
 
+static bool op_forwards_store_changes(eddy__op op)
+{
+    return op == EDDY__OP_STREAM_COUNT || op == EDDY__OP_STREAM_REDUCE ||
+           op == EDDY__OP_STREAM_AGGREGATE || op == EDDY__OP_TABLE_SOURCE ||
+           op_is_table_aggregation(op);
+}
+
+bool eddy__store_forwards_changes(const eddy__topology *topology, uint32_t store)
+{
+    for (uint32_t i = 0; i < topology->node_count; i++)
+        if (topology->nodes[i].store == store && op_forwards_store_changes(topology->nodes[i].op))
+            return true;
+    return false;
+}
+
 static eddy_err task_prepare_nodes(eddy__task *task)
 {
     const eddy__topology *t = task->topology;
@@ -1033,6 +1049,10 @@ static eddy_err task_prepare_nodes(eddy__task *task)
             if (err != EDDY_OK)
                 return err;
         }
+        task->nodes[node].deferred = n->store != EDDY__NONE && op_forwards_store_changes(n->op) &&
+                                     task->host->forwards_on_flush &&
+                                     task->host->forwards_on_flush(task->host->opaque, task,
+                                                                   n->store);
     }
     return EDDY_OK;
 }
@@ -1296,6 +1316,33 @@ eddy_err eddy__task_process(eddy__task *task, const eddy_record *record)
     if (err != EDDY_OK)
         return err;
     return punctuate(task, EDDY_PUNCTUATE_STREAM_TIME, task->stream_time);
+}
+
+eddy_err eddy__task_store_flushed(eddy__task *task, uint32_t store, eddy_slice key,
+                                  eddy_slice new_value, eddy_slice old_value, int64_t timestamp_ms)
+{
+    if (task->failed)
+        return eddy__fail(EDDY_ERR_STATE, "%s", task->error);
+    const eddy__topology *t = task->topology;
+    const eddy__subtopology *sub = &t->subtopologies[task->subtopology];
+    for (uint32_t i = 0; i < sub->nodes.count; i++) {
+        uint32_t node = sub->nodes.items[i];
+        if (t->nodes[node].store != store || !task->nodes[node].deferred)
+            continue;
+        flow out = {0};
+        out.rec.key = key;
+        out.rec.value = new_value;
+        out.rec.timestamp_ms = timestamp_ms;
+        out.rec.partition = task->partition;
+        out.rec.offset = -1;
+        out.old = task->nodes[node].send_old ? old_value : (eddy_slice){0};
+        out.change = true;
+        eddy_err err = forward_children(task, node, &out);
+        if (err != EDDY_OK)
+            return task_fail(task, NULL, err, "forwarding a cached change");
+        return EDDY_OK;
+    }
+    return EDDY_OK;
 }
 
 eddy_err eddy__task_punctuate_wall_clock(eddy__task *task, int64_t now_ms)

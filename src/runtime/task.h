@@ -60,6 +60,10 @@ typedef struct eddy__task_host {
      * as the host wants (changelog, cache), or the shared global store. The host owns it: the
      * task never closes it. */
     eddy_err (*open_store)(void *opaque, eddy__task *task, uint32_t store, eddy_kv_store **out);
+    /* Whether the host forwards the changes of `store` itself, when its record cache writes
+     * them (eddy__task_store_flushed); then the aggregation or table owning it does not forward
+     * on each update. NULL: never. */
+    bool (*forwards_on_flush)(void *opaque, eddy__task *task, uint32_t store);
     /* The host's wall-clock time in ms. */
     int64_t (*wall_clock_ms)(void *opaque);
     eddy__deser_handler deser_handler;
@@ -87,6 +91,16 @@ void eddy__task_destroy(eddy__task *task);
  * eddy__task_error()) names the task, the topic, partition and offset; later calls return
  * EDDY_ERR_STATE. */
 eddy_err eddy__task_process(eddy__task *task, const eddy_record *record);
+
+/* Forwards a change of `store` written by its record cache (see forwards_on_flush) from the
+ * processor that owns the store, as if it had just been made: key, new value (null: deleted),
+ * old value and the timestamp of the record that made it. Fails the task on error. */
+eddy_err eddy__task_store_flushed(eddy__task *task, uint32_t store, eddy_slice key,
+                                  eddy_slice new_value, eddy_slice old_value, int64_t timestamp_ms);
+
+/* Whether a processor that forwards its store's changes owns `store` (an aggregation or a
+ * table source): the stores whose record cache should forward on flush. */
+bool eddy__store_forwards_changes(const eddy__topology *topology, uint32_t store);
 
 /* Runs the wall-clock punctuations due at `now_ms`. */
 eddy_err eddy__task_punctuate_wall_clock(eddy__task *task, int64_t now_ms);

@@ -1,6 +1,13 @@
-/* The record cache decorator (Kafka Streams' CachingKeyValueStore, without forwarding to
- * downstream processors): puts and deletes are kept in memory and reach the inner store only at
- * flush (each commit) or when the cache is over its byte budget.
+/* The record cache decorator (Kafka Streams' CachingKeyValueStore): puts and deletes are kept in
+ * memory and reach the inner store only at flush (each commit) or when the cache is over its
+ * byte budget.
+ *
+ * Forwarding. With a flush listener (eddy__kv_store_cached_listen), every write that reaches
+ * inner (a flush, an eviction, or a write too large to cache) is also reported to the listener
+ * with the key, the new value, the value inner held before and the timestamp of the entry's
+ * last write, read from the listener's clock: the runtime forwards it downstream, so that an
+ * aggregation emits once per key per commit, as Kafka Streams' cached KTables do. With
+ * max_bytes 0 every write goes through and is reported at once.
  *
  * Why. A count or an aggregation rewrites the same keys over and over between two commits; the
  * cache folds those writes into one per key, so the inner store (a RocksDB store, and the
@@ -44,6 +51,7 @@
  *
  * close does not flush (as eddy_kv_store_close documents for every store): dirty entries are
  * dropped, like any change made after the last commit, which the runtime reprocesses. */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,6 +72,7 @@ typedef struct cache_entry {
     uint32_t key_len;
     uint32_t value_len;
     uint32_t value_cap;
+    int64_t context_ms; /* the listener clock's time at the last write */
     uint8_t dirty;   /* not yet written to inner */
     uint8_t deleted; /* a delete marker (value_len 0) */
     uint8_t bytes[]; /* the key, then value_cap bytes of room for the value */
@@ -88,6 +97,11 @@ typedef struct cache_store {
     size_t count;     /* entries */
     cache_entry *oldest;
     cache_entry *newest;
+    eddy__kv_flush_fn listener; /* NULL: writes reach inner silently */
+    void *listener_opaque;
+    const int64_t *clock;
+    uint8_t *old_copy; /* inner's value before a reported write */
+    size_t old_copy_capacity;
 } cache_store;
 
 static const char *cache_name(const cache_store *s)
@@ -254,13 +268,53 @@ static void cache_list_append(cache_store *s, cache_entry *e)
 
 /* ---- Writing, evicting and dropping entries -------------------------------------------------- */
 
+/* Copies inner's value of key (null when absent) into s->old_copy: the write that follows may
+ * move the bytes inner returned. */
+static eddy_err cache_inner_old(cache_store *s, eddy_slice key, eddy_slice *old)
+{
+    eddy_slice v;
+    eddy_err err = eddy_kv_get(s->inner, key, &v);
+    *old = (eddy_slice){NULL, 0};
+    if (err == EDDY_ERR_NOT_FOUND)
+        return EDDY_OK;
+    if (err != EDDY_OK)
+        return err;
+    if (v.len > s->old_copy_capacity || !s->old_copy) {
+        uint8_t *grown = eddy__realloc(s->old_copy, v.len ? v.len : 1);
+        if (!grown)
+            return eddy__fail(EDDY_ERR_NO_MEMORY, "store '%s': out of memory", cache_name(s));
+        s->old_copy = grown;
+        s->old_copy_capacity = v.len ? v.len : 1;
+    }
+    if (v.len)
+        memcpy(s->old_copy, v.data, v.len);
+    *old = (eddy_slice){s->old_copy, v.len};
+    return EDDY_OK;
+}
+
+/* Writes key's value or deletion to inner and reports it to the listener, if any. A cached
+ * deletion of a key inner does not hold is not reported (Kafka's caching store forwards only
+ * when the new or the old value is non-null); a write-through (`uncached`) always is, as Kafka
+ * forwards every update when caching is off. */
+static eddy_err cache_inner_write(cache_store *s, eddy_slice key, eddy_slice value, int deleted,
+                                  int64_t context_ms, bool uncached)
+{
+    eddy_slice old = {NULL, 0};
+    eddy_err err = s->listener ? cache_inner_old(s, key, &old) : EDDY_OK;
+    if (err == EDDY_OK)
+        err = deleted ? eddy_kv_delete(s->inner, key) : eddy_kv_put(s->inner, key, value);
+    if (err != EDDY_OK || !s->listener || (deleted && !old.data && !uncached))
+        return err;
+    return s->listener(s->listener_opaque, key, deleted ? (eddy_slice){NULL, 0} : value, old,
+                       context_ms);
+}
+
 /* Writes a dirty entry's value or deletion to inner. */
 static eddy_err cache_entry_write(cache_store *s, const cache_entry *e)
 {
     EDDY_ASSERT(e->dirty);
-    if (e->deleted)
-        return eddy_kv_delete(s->inner, cache_entry_key(e));
-    return eddy_kv_put(s->inner, cache_entry_key(e), cache_entry_value(e));
+    return cache_inner_write(s, cache_entry_key(e), cache_entry_value(e), e->deleted,
+                             e->context_ms, false);
 }
 
 /* Removes an entry from the cache and frees it (it must be clean or no longer needed). */
@@ -319,7 +373,7 @@ static cache_entry *cache_entry_new(uint64_t hash, eddy_slice key, eddy_slice va
 static eddy_err cache_write_through(cache_store *s, cache_entry *e, eddy_slice key,
                                     eddy_slice value, int deleted)
 {
-    eddy_err err = deleted ? eddy_kv_delete(s->inner, key) : eddy_kv_put(s->inner, key, value);
+    eddy_err err = cache_inner_write(s, key, value, deleted, s->clock ? *s->clock : 0, true);
     if (err == EDDY_OK && e)
         cache_entry_drop(s, e);
     return err;
@@ -338,6 +392,7 @@ static eddy_err cache_write(cache_store *s, eddy_slice key, eddy_slice value, in
         e->value_len = (uint32_t)value.len;
         e->deleted = (uint8_t)deleted;
         e->dirty = 1;
+        e->context_ms = s->clock ? *s->clock : 0;
         if (e != s->newest) {
             cache_list_unlink(s, e);
             cache_list_append(s, e);
@@ -358,6 +413,7 @@ static eddy_err cache_write(cache_store *s, eddy_slice key, eddy_slice value, in
         return eddy__fail(EDDY_ERR_NO_MEMORY,
                           "store '%s': out of memory caching a %zu-byte key and %zu-byte value",
                           cache_name(s), key.len, value.len);
+    fresh->context_ms = s->clock ? *s->clock : 0;
     /* From here on key and value may dangle (an eviction may have freed what they pointed
      * into): only fresh's copies are used. */
     eddy_err err = cache_evict_for(s, e, cache_entry_bytes(fresh));
@@ -449,6 +505,7 @@ static void cache_close(void *self)
         eddy__free(e);
     }
     eddy__free(s->slots);
+    eddy__free(s->old_copy);
     eddy_kv_store_close(s->inner);
     eddy__free(s);
 }
@@ -672,4 +729,13 @@ eddy_err eddy__kv_store_cached(eddy_kv_store *inner, size_t max_bytes, eddy_kv_s
         eddy__free(s);
     }
     return err;
+}
+
+void eddy__kv_store_cached_listen(eddy_kv_store *store, eddy__kv_flush_fn listener, void *opaque,
+                                  const int64_t *clock)
+{
+    cache_store *s = eddy__kv_store_self(store);
+    s->listener = listener;
+    s->listener_opaque = opaque;
+    s->clock = clock;
 }

@@ -100,6 +100,20 @@ eddy_err eddy__kv_store_logged(eddy_kv_store *inner, eddy__kv_log_fn log, void *
  * iterators merge the two in key order. max_bytes 0 writes through. Ownership as logged. */
 eddy_err eddy__kv_store_cached(eddy_kv_store *inner, size_t max_bytes, eddy_kv_store **out);
 
+/* Told about every write a cached store makes to its inner store (flush, eviction, or a write
+ * too large to cache): the key, the new value (null: deleted), inner's value before the write
+ * (null: absent) and the clock's time at the key's last write. A cached deletion of a key inner
+ * does not hold is not reported; a write too large to cache (every write, with max_bytes 0)
+ * always is. Slices are valid during the call. A non-OK return fails the flush (or the put
+ * that evicted). */
+typedef eddy_err (*eddy__kv_flush_fn)(void *opaque, eddy_slice key, eddy_slice new_value,
+                                      eddy_slice old_value, int64_t context_ms);
+
+/* Sets the flush listener of a store made by eddy__kv_store_cached (only such a store). `clock`
+ * (may be NULL: 0) is read at each write to time-stamp the entry. */
+void eddy__kv_store_cached_listen(eddy_kv_store *cached, eddy__kv_flush_fn listener,
+                                  void *opaque, const int64_t *clock);
+
 /* Serializes access to `inner` with a readers-writer lock, for a global store that one thread
  * writes while others read. Iterators hold the read lock until destroyed. Ownership as logged. */
 eddy_err eddy__kv_store_locked(eddy_kv_store *inner, eddy_kv_store **out);

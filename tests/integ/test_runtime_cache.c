@@ -1,0 +1,121 @@
+/* The record cache in the runtime (statestore.cache.max.bytes): with it on, an aggregation
+ * writes its store, its changelog and its downstream output once per key per commit (Kafka
+ * Streams' cached KTable); with it off (0), once per update. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "eddy/app.h"
+#include "eddy/log.h"
+#include "test.h"
+
+static eddy_builder *count_builder(void)
+{
+    eddy_builder *b = eddy_builder_new();
+    eddy_stream *in = eddy_stream_from(b, "clicks", eddy_serde_string(), eddy_serde_string());
+    eddy_table_to(eddy_count(eddy_group_by_key(in), "clicks-per-user"), "click-counts");
+    return b;
+}
+
+static int64_t records_in(eddy_log *log, const char *topic)
+{
+    int64_t start = 0, end = 0;
+    EXPECT_OK(eddy_log_partition_info(log, topic, 0, &start, &end, NULL, NULL));
+    return end - start;
+}
+
+/* Runs the count over `clicks` (already written) until every input offset is committed, then
+ * closes the application (the final commit). */
+static void run_count(const char *dir, const char *cache_bytes, int64_t inputs)
+{
+    char path[1024];
+    eddy_config *c = eddy_config_new();
+    snprintf(path, sizeof path, "%s/log", dir);
+    EXPECT_OK(eddy_config_set(c, "log.dir", path));
+    snprintf(path, sizeof path, "%s/state", dir);
+    EXPECT_OK(eddy_config_set(c, "state.dir", path));
+    EXPECT_OK(eddy_config_set(c, "application.id", "cache"));
+    EXPECT_OK(eddy_config_set(c, "commit.interval.ms", "600000")); /* only the final commit */
+    EXPECT_OK(eddy_config_set(c, "statestore.cache.max.bytes", cache_bytes));
+    eddy_builder *b = count_builder();
+    eddy_app *app = NULL;
+    EXPECT_OK(eddy_app_new(b, c, &app));
+    EXPECT_OK(eddy_app_start(app));
+    EXPECT_OK(eddy_app_wait_running(app, 20000));
+    /* The store answers queries through the cache before anything is committed. */
+    int64_t deadline = eddy__now_ms() + 20000;
+    for (;;) {
+        void *value = NULL;
+        size_t len = 0;
+        int64_t count = 0;
+        if (eddy_app_store_get(app, "clicks-per-user", (eddy_slice){"u1", 2}, &value, &len) ==
+            EDDY_OK) {
+            EXPECT_OK(eddy_int64_decode((eddy_slice){value, len}, &count));
+            eddy_free(value);
+        }
+        if (count == inputs)
+            break;
+        EXPECT_TRUE(eddy__now_ms() < deadline);
+        eddy__sleep_ms(10);
+    }
+    EXPECT_OK(eddy_app_close(app));
+    eddy_app_destroy(app);
+    eddy_builder_destroy(b);
+    eddy_config_destroy(c);
+}
+
+static eddy_log *setup(const char *dir, int64_t clicks)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/log", dir);
+    eddy_log *log = NULL;
+    EXPECT_OK(eddy_log_open(path, EDDY_LOG_CREATE, &log));
+    EXPECT_OK(eddy_log_topic_create(log, "clicks", 1, NULL));
+    EXPECT_OK(eddy_log_topic_create(log, "click-counts", 1, NULL));
+    for (int64_t i = 0; i < clicks; i++) {
+        eddy_record rec = {.key = {"u1", 2}, .value = {"x", 1}, .timestamp_ms = 100 + i};
+        EXPECT_OK(eddy_log_append(log, "clicks", 0, &rec, 1, EDDY_ACKS_LEADER, NULL, NULL));
+    }
+    return log;
+}
+
+static int64_t last_count(eddy_log *log, int64_t *timestamp_ms)
+{
+    eddy_log_reader *r = NULL;
+    EXPECT_OK(eddy_log_reader_new(log, "click-counts", 0, EDDY_OFFSET_BEGINNING, &r));
+    eddy_record rec;
+    int64_t count = -1;
+    while (eddy_log_reader_next(r, 0, &rec) == EDDY_OK) {
+        EXPECT_OK(eddy_int64_decode(rec.value, &count));
+        *timestamp_ms = rec.timestamp_ms;
+    }
+    eddy_log_reader_destroy(r);
+    return count;
+}
+
+TEST(cache_folds_updates_into_one_per_commit)
+{
+    const char *dir = test_tmpdir();
+    eddy_log *log = setup(dir, 50);
+    run_count(dir, "10485760", 50);
+    int64_t ts = 0;
+    EXPECT_EQ(records_in(log, "click-counts"), 1);
+    EXPECT_EQ(records_in(log, "cache-clicks-per-user-changelog"), 1);
+    EXPECT_EQ(last_count(log, &ts), 50);
+    EXPECT_EQ(ts, 149); /* the timestamp of the last update */
+    eddy_log_close(log);
+}
+
+TEST(cache_off_emits_every_update)
+{
+    const char *dir = test_tmpdir();
+    eddy_log *log = setup(dir, 50);
+    run_count(dir, "0", 50);
+    int64_t ts = 0;
+    EXPECT_EQ(records_in(log, "click-counts"), 50);
+    EXPECT_EQ(records_in(log, "cache-clicks-per-user-changelog"), 50);
+    EXPECT_EQ(last_count(log, &ts), 50);
+    EXPECT_EQ(ts, 149);
+    eddy_log_close(log);
+}
