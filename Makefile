@@ -1,5 +1,5 @@
 # The user's entry points. CMake does the building; this file only names the jobs.
-#   make demo   - build and run a short demonstration of the embedded log
+#   make demo   - build and run a short demonstration: the embedded log, then wordcount on it
 #   make test   - build with AddressSanitizer + UBSan and run every test
 #   make bench  - build optimised and run the benchmarks (results: docs/BENCHMARKS.md)
 #   make soak   - the long crash loop (1,000 SIGKILLs) and other long tests

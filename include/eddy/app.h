@@ -68,7 +68,7 @@ typedef enum eddy_app_state {
 /** The state's name as Kafka prints it: "CREATED", "REBALANCING", "RUNNING", ... */
 EDDY_EXPORT const char *eddy_app_state_name(eddy_app_state state);
 
-/** Called on every state change, from the thread that caused it (a stream thread, or the
+/** Called on every state change, in order and one call at a time, from the thread that caused it (a stream thread, or the
  *  caller of eddy_app_start() / eddy_app_close()). Must not call eddy_app_close(). */
 typedef void (*eddy_app_state_fn)(eddy_app_state new_state, eddy_app_state old_state,
                                   void *opaque);
@@ -97,7 +97,8 @@ EDDY_EXPORT void eddy_app_set_state_listener(eddy_app *app, eddy_app_state_fn fn
  * created first when missing (a program's own input and output topics).
  * @return EDDY_OK; EDDY_ERR_STATE when not CREATED; EDDY_ERR_UNKNOWN_TOPIC naming a missing
  *         input topic; EDDY_ERR_CONFIG naming co-partitioned topics whose partition counts
- *         differ, or an internal topic that exists with another partition count;
+ *         differ; EDDY_ERR_EXISTS naming an internal topic (changelog, repartition topic) that
+ *         exists with another partition count;
  *         EDDY_ERR_BUSY when another process uses the same state directory; log errors.
  *         On error nothing keeps running (state ERROR).
  */
@@ -138,9 +139,10 @@ EDDY_EXPORT void eddy_app_restoration(const eddy_app *app, uint64_t *restored, u
  * Interactive query: the value of @p key in the store @p store_name, when the task owning the
  * key's partition runs in this instance. @p *value receives a copy (free with eddy_free()) and
  * @p *len its length. Any thread.
+ * The value is read through the record cache: it includes updates not committed yet.
  * @return EDDY_OK; EDDY_ERR_NOT_FOUND when the key is absent (or its task is not here: the
  *         message says which); EDDY_ERR_INVALID_ARGUMENT for an unknown store name;
- *         EDDY_ERR_STATE when not RUNNING.
+ *         EDDY_ERR_STATE when neither RUNNING nor REBALANCING.
  */
 EDDY_EXPORT eddy_err eddy_app_store_get(eddy_app *app, const char *store_name, eddy_slice key,
                                         void **value, size_t *len);
@@ -162,10 +164,13 @@ EDDY_EXPORT eddy_err eddy_topic_ensure(const eddy_config *config, const char *to
  *     --data DIR        the embedded log's directory (log.dir)
  *     --describe        print the topology (Kafka's TopologyDescription text) and exit
  *     --dot             print the topology as Graphviz DOT and exit
+ *     --bootstrap-servers HOST:PORT[,...]   run on Kafka (bootstrap.servers)
  *     --help            usage
  *
- * @p defaults (may be NULL) is applied first; flags override it. Errors are one line
- * `<program>: ...` on stderr.
+ * @p defaults (may be NULL) is applied first; flags override it. An error that stops the
+ * program is one line `<program>: ...` on stderr. While it runs, the runtime logs at INFO
+ * (state changes, tasks, restoration) unless the environment variable EDDY_LOG_LEVEL says
+ * otherwise.
  * @return the process exit code: 0 after a clean shutdown; 1 when the application failed
  *         (ERROR) or could not start; 2 for a usage error.
  */

@@ -419,7 +419,7 @@ EDDY_EXPORT void eddy_builder_add_store(eddy_builder *builder, const char *name,
  * Sets the kind of a store and whether it has a changelog: any store of the topology, added
  * with eddy_builder_add_store() or made by an operator (its store_name). Takes effect at
  * build; a name that no store has by then is an error (EDDY_ERR_NOT_FOUND). A store without a
- * changelog starts empty after a crash or a move to another instance.
+ * changelog starts empty each time its task starts (after a restart, a crash or a move).
  */
 EDDY_EXPORT void eddy_builder_store_options(eddy_builder *builder, const char *name,
                                             eddy_store_kind kind, bool changelog);

@@ -88,6 +88,7 @@ typedef struct batch_entry {
     bool key_null, value_null;
     size_t header_count;
     int64_t timestamp_ms, offset;
+    int64_t order_ms; /* the extracted timestamp: queues are chosen by it */
     int32_t partition;
     uint32_t task;  /* index into thread->tasks */
     uint32_t queue; /* index into the task's queues */
@@ -107,6 +108,7 @@ struct stream_thread {
     eddy__buf arena;
     int64_t last_commit_ms;
     int64_t current_timestamp_ms; /* of the record in hand: changelog records carry it */
+    size_t cache_bytes;           /* the record caches' use of the thread's budget */
     atomic_bool rebalancing;
     bool failed;
     eddy_err delivery_error;
@@ -123,6 +125,7 @@ struct eddy_app {
     int lock_fd;
     int32_t *sub_partitions; /* by sub-topology index */
     pthread_mutex_t state_lock;
+    pthread_mutex_t listener_lock; /* serializes state changes with their listener calls */
     pthread_cond_t state_cond;
     eddy_app_state state;
     eddy_app_state_fn listener;
@@ -155,6 +158,8 @@ const char *eddy_app_state_name(eddy_app_state state)
 
 static void set_state(eddy_app *app, eddy_app_state next)
 {
+    /* Held through the listener call, so that listeners see the changes in order. */
+    pthread_mutex_lock(&app->listener_lock);
     pthread_mutex_lock(&app->state_lock);
     eddy_app_state old = app->state;
     /* ERROR and NOT_RUNNING are final; nothing but PENDING_SHUTDOWN leaves PENDING_SHUTDOWN. */
@@ -171,6 +176,7 @@ static void set_state(eddy_app *app, eddy_app_state next)
         if (app->listener)
             app->listener(next, old, app->listener_opaque);
     }
+    pthread_mutex_unlock(&app->listener_lock);
 }
 
 static void app_fail(eddy_app *app, eddy_err err, const char *message)
@@ -343,7 +349,14 @@ static eddy_err restore_store(eddy_app *app, const char *task_id, eddy_kv_store 
         err = eddy__consumer_assign(consumer, &tp, 1);
     uint64_t restored = 0;
     int64_t position = start;
+    int64_t next_report_ms = eddy__now_ms() + 1000;
     while (err == EDDY_OK && position < high && !atomic_load(&app->stopping)) {
+        if (eddy__now_ms() >= next_report_ms) { /* a long restoration says how far it is */
+            EDDY_INFO("runtime", "task %s: restoring store %s: %" PRIu64 " of %" PRIu64
+                                 " records",
+                      task_id, eddy_kv_store_name(store), restored, total);
+            next_report_ms += 1000;
+        }
         eddy_record rec;
         err = eddy__consumer_poll(consumer, 1000, &rec);
         if (err == EDDY_ERR_TIMED_OUT) {
@@ -406,11 +419,11 @@ static eddy_err forward_flushed(void *opaque, eddy_slice key, eddy_slice new_val
                                     context_ms);
 }
 
-/* The per-store budget of the record cache: the thread's share, split over its stores. */
+/* The record cache budget of one stream thread, shared by all its tasks' stores (Kafka's
+ * statestore.cache.max.bytes split over the threads). */
 static size_t cache_budget(eddy_app *app)
 {
-    uint32_t stores = app->topology->store_count ? app->topology->store_count : 1;
-    return (size_t)(app->sc.cache_max_bytes / app->sc.num_stream_threads / stores);
+    return (size_t)(app->sc.cache_max_bytes / app->sc.num_stream_threads);
 }
 
 /* Opens, restores and decorates one store of a new task. */
@@ -466,6 +479,7 @@ static eddy_err task_store_open(runtime_task *rt, uint32_t store, const checkpoi
         eddy_kv_store_close(logged);
         return err;
     }
+    eddy__kv_store_cached_share(cached, &rt->thread->cache_bytes);
     /* An aggregation's or a table's changes go downstream when its cache writes them, as in
      * Kafka Streams: once per key per commit with the cache on, at once with it off. */
     if (eddy__store_forwards_changes(app->topology, store)) {
@@ -933,6 +947,7 @@ static eddy_err batch_add(stream_thread *thread, const eddy_record *rec)
     e->value_null = !rec->value.data;
     e->header_count = rec->header_count;
     e->timestamp_ms = rec->timestamp_ms;
+    e->order_ms = eddy__task_timestamp_of(rt->task, rec);
     e->offset = rec->offset;
     e->partition = rec->partition;
     e->task = index;
@@ -987,7 +1002,7 @@ static eddy_err task_drain(stream_thread *thread, runtime_task *rt)
             input_queue *queue = &rt->queues[q];
             if (queue->head == queue->count)
                 continue;
-            int64_t ts = thread->batch[queue->entries[queue->head]].timestamp_ms;
+            int64_t ts = thread->batch[queue->entries[queue->head]].order_ms;
             if (!best || ts < best_ts) {
                 best = queue;
                 best_ts = ts;
@@ -1451,6 +1466,7 @@ eddy_err eddy_app_new(eddy_builder *builder, const eddy_config *config, eddy_app
     app->topology = topology;
     app->lock_fd = -1;
     pthread_mutex_init(&app->state_lock, NULL);
+    pthread_mutex_init(&app->listener_lock, NULL);
     pthread_cond_init(&app->state_cond, NULL);
     app->config = config ? eddy_config_copy(config) : eddy_config_new();
     if (!app->config)
@@ -1727,6 +1743,7 @@ void eddy_app_destroy(eddy_app *app)
     eddy_config_destroy(app->config);
     eddy__free(app->sub_partitions);
     pthread_mutex_destroy(&app->state_lock);
+    pthread_mutex_destroy(&app->listener_lock);
     pthread_cond_destroy(&app->state_cond);
     eddy__free(app);
 }

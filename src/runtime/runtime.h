@@ -31,8 +31,9 @@ typedef struct eddy__streams_config {
 
 /* Reads and checks `config` (NULL: defaults). `default_application_id` is used when
  * application.id is unset (NULL: it is required). Every key must be known: a Kafka Streams key,
- * a client or topic key eddy knows, or one with a consumer./producer./main.consumer./
- * restore.consumer./topic./rocksdb. prefix. EDDY_ERR_CONFIG naming the key otherwise. */
+ * a client, topic or RocksDB key eddy knows, or one with a consumer./producer./main.consumer./
+ * restore.consumer./global.consumer./topic./admin. prefix. EDDY_ERR_CONFIG naming the key
+ * otherwise. */
 eddy_err eddy__streams_config_parse(const eddy_config *config, const char *default_application_id,
                                     eddy__streams_config *out);
 

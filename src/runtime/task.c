@@ -1274,6 +1274,16 @@ static eddy_err extract_timestamp(eddy__task *task, const eddy_record *record, i
     }
 }
 
+int64_t eddy__task_timestamp_of(const eddy__task *task, const eddy_record *record)
+{
+    const eddy__topology *t = task->topology;
+    if (t->timestamp_extractor)
+        return t->timestamp_extractor(record, task->stream_time, t->timestamp_opaque);
+    if (task->host->timestamp_mode == EDDY__TIMESTAMP_WALL_CLOCK)
+        return task->host->wall_clock_ms(task->host->opaque);
+    return record->timestamp_ms;
+}
+
 eddy_err eddy__task_process(eddy__task *task, const eddy_record *record)
 {
     if (task->failed)

@@ -102,6 +102,11 @@ eddy_err eddy__task_store_flushed(eddy__task *task, uint32_t store, eddy_slice k
  * table source): the stores whose record cache should forward on flush. */
 bool eddy__store_forwards_changes(const eddy__topology *topology, uint32_t store);
 
+/* The timestamp the task's extractor gives `record` (the record's own by default; a built-in
+ * extractor's replacement for an invalid one is not applied here): what the host orders a
+ * task's input queues by. */
+int64_t eddy__task_timestamp_of(const eddy__task *task, const eddy_record *record);
+
 /* Runs the wall-clock punctuations due at `now_ms`. */
 eddy_err eddy__task_punctuate_wall_clock(eddy__task *task, int64_t now_ms);
 

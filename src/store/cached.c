@@ -100,9 +100,24 @@ typedef struct cache_store {
     eddy__kv_flush_fn listener; /* NULL: writes reach inner silently */
     void *listener_opaque;
     const int64_t *clock;
+    size_t *shared_bytes; /* the budget's use across the stores sharing it; NULL: own only */
     uint8_t *old_copy; /* inner's value before a reported write */
     size_t old_copy_capacity;
 } cache_store;
+
+/* Adds `delta` bytes to this store's use and to the shared budget's. */
+static void cache_account(cache_store *s, int64_t delta)
+{
+    s->bytes = (size_t)((int64_t)s->bytes + delta);
+    if (s->shared_bytes)
+        *s->shared_bytes = (size_t)((int64_t)*s->shared_bytes + delta);
+}
+
+/* The bytes counted against max_bytes: this store's, or every sharing store's. */
+static size_t cache_used(const cache_store *s)
+{
+    return s->shared_bytes ? *s->shared_bytes : s->bytes;
+}
 
 static const char *cache_name(const cache_store *s)
 {
@@ -323,18 +338,22 @@ static void cache_entry_drop(cache_store *s, cache_entry *e)
     cache_slot_remove(s, cache_slot_of(s, e));
     cache_list_unlink(s, e);
     s->count--;
-    s->bytes -= cache_entry_bytes(e);
+    cache_account(s, -(int64_t)cache_entry_bytes(e));
     eddy__free(e);
 }
 
 /* Evicts the least recently written entries other than `keep` (written to inner when dirty)
- * until `incoming` more bytes fit in the budget, counting keep's bytes as already gone. */
+ * until `incoming` more bytes fit in the budget, counting keep's bytes as already gone. With a
+ * shared budget, only this store's entries are evicted: when it has none left the budget is
+ * exceeded until the other stores' next writes evict theirs. */
 static eddy_err cache_evict_for(cache_store *s, const cache_entry *keep, size_t incoming)
 {
     size_t kept = keep ? cache_entry_bytes(keep) : 0;
     EDDY_ASSERT(incoming <= s->max_bytes);
-    while (s->bytes - kept + incoming > s->max_bytes) {
+    while (cache_used(s) - kept + incoming > s->max_bytes) {
         cache_entry *e = s->oldest != keep ? s->oldest : s->oldest->newer;
+        if (!e && s->shared_bytes)
+            break;
         EDDY_ASSERT(e != NULL); /* keep alone is gone from the count, and incoming fits */
         if (e->dirty) {
             eddy_err err = cache_entry_write(s, e);
@@ -424,7 +443,7 @@ static eddy_err cache_write(cache_store *s, eddy_slice key, eddy_slice value, in
     if (e) {
         cache_slot_of(s, e)->entry = fresh;
         cache_list_unlink(s, e);
-        s->bytes -= cache_entry_bytes(e);
+        cache_account(s, -(int64_t)cache_entry_bytes(e));
         eddy__free(e);
     } else {
         cache_slot *free_slot = cache_slot_free_for(s->slots, s->slot_mask, hash);
@@ -433,7 +452,7 @@ static eddy_err cache_write(cache_store *s, eddy_slice key, eddy_slice value, in
         s->count++;
     }
     cache_list_append(s, fresh);
-    s->bytes += cache_entry_bytes(fresh);
+    cache_account(s, (int64_t)cache_entry_bytes(fresh));
     return EDDY_OK;
 }
 
@@ -504,6 +523,8 @@ static void cache_close(void *self)
         newer = e->newer;
         eddy__free(e);
     }
+    if (s->shared_bytes)
+        *s->shared_bytes -= s->bytes;
     eddy__free(s->slots);
     eddy__free(s->old_copy);
     eddy_kv_store_close(s->inner);
@@ -738,4 +759,11 @@ void eddy__kv_store_cached_listen(eddy_kv_store *store, eddy__kv_flush_fn listen
     s->listener = listener;
     s->listener_opaque = opaque;
     s->clock = clock;
+}
+
+void eddy__kv_store_cached_share(eddy_kv_store *store, size_t *shared_bytes)
+{
+    cache_store *s = eddy__kv_store_self(store);
+    EDDY_ASSERT(s->bytes == 0);
+    s->shared_bytes = shared_bytes;
 }

@@ -114,6 +114,12 @@ typedef eddy_err (*eddy__kv_flush_fn)(void *opaque, eddy_slice key, eddy_slice n
 void eddy__kv_store_cached_listen(eddy_kv_store *cached, eddy__kv_flush_fn listener,
                                   void *opaque, const int64_t *clock);
 
+/* Makes a store made by eddy__kv_store_cached (still empty) count its bytes in
+ * `*shared_bytes`, shared by several caches with one max_bytes (Kafka's cache per stream
+ * thread): a write past the budget evicts this store's oldest entries. The counter must outlive
+ * the stores and be used by one thread. */
+void eddy__kv_store_cached_share(eddy_kv_store *cached, size_t *shared_bytes);
+
 /* Serializes access to `inner` with a readers-writer lock, for a global store that one thread
  * writes while others read. Iterators hold the read lock until destroyed. Ownership as logged. */
 eddy_err eddy__kv_store_locked(eddy_kv_store *inner, eddy_kv_store **out);

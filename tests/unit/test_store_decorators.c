@@ -463,6 +463,100 @@ TEST(cached_evicts_the_oldest_writes_over_budget)
     stack_close(&st);
 }
 
+TEST(cached_shared_budget_evicts_the_writing_store)
+{
+    /* Two caches share one 3.5 KiB budget: ~1 KiB entries, at most three in all. */
+    size_t shared = 0;
+    stack a, b;
+    stack_open(&a, 3500);
+    stack_open(&b, 3500);
+    eddy__kv_store_cached_share(a.cache, &shared);
+    eddy__kv_store_cached_share(b.cache, &shared);
+    char value[1000];
+    memset(value, 'v', sizeof(value));
+    EXPECT_OK(eddy_kv_put(a.cache, S("a1"), B(value, sizeof(value))));
+    EXPECT_OK(eddy_kv_put(a.cache, S("a2"), B(value, sizeof(value))));
+    EXPECT_OK(eddy_kv_put(b.cache, S("b1"), B(value, sizeof(value))));
+    EXPECT_EQ(a.log.count + b.log.count, 0);
+    EXPECT_TRUE(shared > 3000 && shared <= 3500);
+    /* b is over the shared budget with its second entry: it evicts its own oldest (b1), and a
+     * keeps both of its entries. */
+    EXPECT_OK(eddy_kv_put(b.cache, S("b2"), B(value, sizeof(value))));
+    EXPECT_EQ(a.log.count, 0);
+    EXPECT_EQ(b.log.count, 1);
+    EXPECT_MEMEQ(b.log.records[0].key, b.log.records[0].key_len, "b1", 2);
+    /* a's next entry evicts a's oldest. */
+    EXPECT_OK(eddy_kv_put(a.cache, S("a3"), B(value, sizeof(value))));
+    EXPECT_EQ(a.log.count, 1);
+    EXPECT_MEMEQ(a.log.records[0].key, a.log.records[0].key_len, "a1", 2);
+    /* Closing a store gives its bytes back. */
+    size_t before = shared;
+    stack_close(&a);
+    EXPECT_TRUE(shared < before);
+    stack_close(&b);
+    EXPECT_EQ(shared, 0);
+}
+
+/* Records what a cache's flush listener is told. */
+typedef struct flushed {
+    char text[512];
+    int64_t last_ms;
+} flushed;
+
+static eddy_err on_flushed(void *opaque, eddy_slice key, eddy_slice new_value,
+                           eddy_slice old_value, int64_t context_ms)
+{
+    flushed *f = opaque;
+    size_t used = strlen(f->text);
+    snprintf(f->text + used, sizeof(f->text) - used, "%.*s=%.*s(was %.*s)@%lld ",
+             (int)key.len, (const char *)key.data, new_value.data ? (int)new_value.len : 4,
+             new_value.data ? (const char *)new_value.data : "null",
+             old_value.data ? (int)old_value.len : 4,
+             old_value.data ? (const char *)old_value.data : "null", (long long)context_ms);
+    f->last_ms = context_ms;
+    return EDDY_OK;
+}
+
+TEST(cached_flush_listener_sees_each_written_change_once)
+{
+    stack st;
+    stack_open(&st, 1 << 20);
+    flushed f = {{0}, 0};
+    int64_t clock = 10;
+    eddy__kv_store_cached_listen(st.cache, on_flushed, &f, &clock);
+    EXPECT_OK(eddy_kv_put(st.cache, S("k"), S("1")));
+    clock = 20;
+    EXPECT_OK(eddy_kv_put(st.cache, S("k"), S("2")));
+    EXPECT_OK(eddy_kv_delete(st.cache, S("gone"))); /* absent everywhere: not reported */
+    EXPECT_STREQ(f.text, "");
+    EXPECT_OK(eddy_kv_flush(st.cache));
+    EXPECT_STREQ(f.text, "k=2(was null)@20 ");
+    f.text[0] = '\0';
+    EXPECT_OK(eddy_kv_flush(st.cache)); /* nothing dirty: nothing reported */
+    EXPECT_STREQ(f.text, "");
+    clock = 30;
+    EXPECT_OK(eddy_kv_put(st.cache, S("k"), S("3")));
+    clock = 40;
+    EXPECT_OK(eddy_kv_delete(st.cache, S("k")));
+    EXPECT_OK(eddy_kv_flush(st.cache));
+    EXPECT_STREQ(f.text, "k=null(was 2)@40 ");
+    stack_close(&st);
+}
+
+TEST(cached_flush_listener_without_cache_reports_every_write)
+{
+    stack st;
+    stack_open(&st, 0);
+    flushed f = {{0}, 0};
+    int64_t clock = 5;
+    eddy__kv_store_cached_listen(st.cache, on_flushed, &f, &clock);
+    EXPECT_OK(eddy_kv_put(st.cache, S("k"), S("1")));
+    EXPECT_OK(eddy_kv_put(st.cache, S("k"), S("2")));
+    EXPECT_OK(eddy_kv_delete(st.cache, S("none"))); /* uncached: reported, as Kafka forwards */
+    EXPECT_STREQ(f.text, "k=1(was null)@5 k=2(was 1)@5 none=null(was null)@5 ");
+    stack_close(&st);
+}
+
 TEST(cached_budget_zero_writes_through)
 {
     stack st;
