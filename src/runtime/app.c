@@ -72,13 +72,13 @@ typedef struct runtime_task {
     uint32_t subtopology;
     int32_t partition;
     char dir[EDDY__PATH_MAX];
-    eddy_kv_store **stores;     /* by store index: what the task uses (outermost decorator) */
-    int64_t *changelog_next;    /* by store index: next changelog offset (from deliveries) */
-    bool *checkpointable;       /* by store index: a RocksDB store with a changelog */
-    bool *forwarding;           /* by store index: its cache forwards the owner's changes */
+    eddy_kv_store **stores;  /* by store index: what the task uses (outermost decorator) */
+    int64_t *changelog_next; /* by store index: next changelog offset (from deliveries) */
+    bool *checkpointable;    /* by store index: a RocksDB store with a changelog */
+    bool *forwarding;        /* by store index: its cache forwards the owner's changes */
     input_queue queues[SOURCE_TOPICS_MAX];
     uint32_t queue_count;
-    bool dirty;                 /* processed records since the last commit */
+    bool dirty; /* processed records since the last commit */
 } runtime_task;
 
 /* A record polled and copied into the thread's batch arena. */
@@ -146,7 +146,7 @@ struct eddy_app {
     eddy__task_host host; /* for stream tasks: opaque is the task's thread, set per task */
 };
 
-static const char *const state_names[] = {"CREATED", "REBALANCING", "RUNNING",
+static const char *const state_names[] = {"CREATED",          "REBALANCING", "RUNNING",
                                           "PENDING_SHUTDOWN", "NOT_RUNNING", "ERROR"};
 
 const char *eddy_app_state_name(eddy_app_state state)
@@ -247,13 +247,13 @@ static eddy_err checkpoint_read(const char *dir, checkpoint_entry *entries, uint
         checkpoint_entry *e = &entries[i];
         if (fscanf(f, "%255s %" SCNd32 " %" SCNd64, e->topic, &e->partition, &e->offset) != 3 ||
             e->offset < 0 || e->partition < 0)
-            err = eddy__fail(EDDY_ERR_CORRUPT, "checkpoint %s: line %ld does not parse", path,
-                             i + 3);
+            err =
+                eddy__fail(EDDY_ERR_CORRUPT, "checkpoint %s: line %ld does not parse", path, i + 3);
     }
     char extra[2];
     if (err == EDDY_OK && fscanf(f, "%1s", extra) == 1)
-        err = eddy__fail(EDDY_ERR_CORRUPT, "checkpoint %s: unexpected text after %ld entries",
-                         path, n);
+        err = eddy__fail(EDDY_ERR_CORRUPT, "checkpoint %s: unexpected text after %ld entries", path,
+                         n);
     fclose(f);
     if (err == EDDY_OK)
         *count = (uint32_t)n;
@@ -311,8 +311,9 @@ static eddy_err open_inner_store(eddy_app *app, const char *dir, uint32_t store,
     }
     eddy_err err = eddy_kv_store_open_rocksdb(name, rocks, app->config, out);
     if (err == EDDY_ERR_CORRUPT) {
-        EDDY_WARN("runtime", "store %s in %s cannot be read (%s): wiping it; it is restored from "
-                             "its changelog",
+        EDDY_WARN("runtime",
+                  "store %s in %s cannot be read (%s): wiping it; it is restored from "
+                  "its changelog",
                   name, rocks, eddy_last_error());
         err = eddy_kv_store_wipe_rocksdb(rocks, name);
         if (err == EDDY_OK)
@@ -352,8 +353,7 @@ static eddy_err restore_store(eddy_app *app, const char *task_id, eddy_kv_store 
     int64_t next_report_ms = eddy__now_ms() + 1000;
     while (err == EDDY_OK && position < high && !atomic_load(&app->stopping)) {
         if (eddy__now_ms() >= next_report_ms) { /* a long restoration says how far it is */
-            EDDY_INFO("runtime", "task %s: restoring store %s: %" PRIu64 " of %" PRIu64
-                                 " records",
+            EDDY_INFO("runtime", "task %s: restoring store %s: %" PRIu64 " of %" PRIu64 " records",
                       task_id, eddy_kv_store_name(store), restored, total);
             next_report_ms += 1000;
         }
@@ -377,8 +377,9 @@ static eddy_err restore_store(eddy_app *app, const char *task_id, eddy_kv_store 
     eddy__consumer_destroy(consumer);
     eddy_config_destroy(cc);
     if (err == EDDY_OK)
-        EDDY_INFO("runtime", "task %s: restored %" PRIu64 " of %" PRIu64 " records into store %s "
-                             "from %s partition %" PRId32 " (offsets %" PRId64 "..%" PRId64 ")",
+        EDDY_INFO("runtime",
+                  "task %s: restored %" PRIu64 " of %" PRIu64 " records into store %s "
+                  "from %s partition %" PRId32 " (offsets %" PRId64 "..%" PRId64 ")",
                   task_id, restored, total, eddy_kv_store_name(store), topic, partition, start,
                   high);
     /* Nothing changed the changelog's end while we read it: the task's records are written only
@@ -399,8 +400,8 @@ static eddy_err log_change(void *opaque, eddy_slice key, eddy_slice value)
     eddy_app *app = rt->thread->app;
     char topic[512];
     changelog_name(app, target->store, topic, sizeof topic);
-    eddy_record rec = {.key = key, .value = value,
-                       .timestamp_ms = rt->thread->current_timestamp_ms};
+    eddy_record rec = {
+        .key = key, .value = value, .timestamp_ms = rt->thread->current_timestamp_ms};
     eddy_err err;
     while ((err = eddy__producer_send(rt->thread->producer, topic, rt->partition, &rec,
                                       &rt->changelog_next[target->store])) == EDDY_ERR_BUSY)
@@ -445,8 +446,9 @@ static eddy_err task_store_open(runtime_task *rt, uint32_t store, const checkpoi
         int64_t high = 0;
         if (eddy__client_watermarks(app->client, topic, rt->partition, NULL, &high) == EDDY_OK &&
             from > high) {
-            EDDY_WARN("runtime", "task %s: checkpoint offset %" PRId64 " of store %s is past the "
-                                 "end of %s (%" PRId64 "): wiping the store and restoring it all",
+            EDDY_WARN("runtime",
+                      "task %s: checkpoint offset %" PRId64 " of store %s is past the "
+                      "end of %s (%" PRId64 "): wiping the store and restoring it all",
                       task_id, from, s->name, topic, high);
             from = EDDY_OFFSET_BEGINNING;
         }
@@ -546,8 +548,8 @@ static uint32_t subtopology_of_topic(const eddy_app *app, const char *topic)
         if (t->subtopologies[s].global)
             continue;
         char names[SOURCE_TOPICS_MAX][256];
-        uint32_t n = eddy__subtopology_source_topics(t, s, app->sc.application_id, names,
-                                                     SOURCE_TOPICS_MAX);
+        uint32_t n =
+            eddy__subtopology_source_topics(t, s, app->sc.application_id, names, SOURCE_TOPICS_MAX);
         for (uint32_t i = 0; i < n && i < SOURCE_TOPICS_MAX; i++)
             if (strcmp(names[i], topic) == 0)
                 return s;
@@ -593,8 +595,8 @@ static bool task_host_forwards_on_flush(void *opaque, eddy__task *task, uint32_t
     return ((task_host *)opaque)->rt->forwarding[store];
 }
 
-static eddy_err task_host_send(void *opaque, eddy__task *task, const char *topic,
-                               int32_t partition, const eddy_record *record)
+static eddy_err task_host_send(void *opaque, eddy__task *task, const char *topic, int32_t partition,
+                               const eddy_record *record)
 {
     return host_send(((task_host *)opaque)->rt->thread, task, topic, partition, record);
 }
@@ -628,8 +630,9 @@ static eddy_err task_make_stores(runtime_task *rt, changelog_target *targets)
     bool bad = false;
     eddy_err err = checkpoint_read(rt->dir, cp, 256, &cp_count);
     if (err == EDDY_ERR_CORRUPT) {
-        EDDY_WARN("runtime", "%s: wiping the task's stores and restoring them from their "
-                             "changelogs",
+        EDDY_WARN("runtime",
+                  "%s: wiping the task's stores and restoring them from their "
+                  "changelogs",
                   eddy_last_error());
         bad = true;
         cp_count = 0;
@@ -674,8 +677,8 @@ static eddy_err task_make(stream_thread *thread, uint32_t sub, int32_t partition
     rt->thread = thread;
     rt->subtopology = sub;
     rt->partition = partition;
-    snprintf(rt->dir, sizeof rt->dir, "%s/%" PRId32 "_%" PRId32, app->dir,
-             t->subtopologies[sub].id, partition);
+    snprintf(rt->dir, sizeof rt->dir, "%s/%" PRId32 "_%" PRId32, app->dir, t->subtopologies[sub].id,
+             partition);
     th->rt = rt;
     th->targets = (changelog_target *)(th + 1);
     th->host = app->host;
@@ -758,8 +761,9 @@ static void on_delivery(eddy__producer *producer, const eddy__delivery *d, void 
     if (thread->delivery_error == EDDY_OK) {
         thread->delivery_error = d->err;
         char message[APP_ERROR_MAX];
-        snprintf(message, sizeof message, "thread %d: writing to %s partition %" PRId32 " failed: %s",
-                 thread->index, d->topic, d->partition, eddy_last_error());
+        snprintf(message, sizeof message,
+                 "thread %d: writing to %s partition %" PRId32 " failed: %s", thread->index,
+                 d->topic, d->partition, eddy_last_error());
         app_fail(thread->app, d->err, message);
     }
 }
@@ -825,9 +829,8 @@ static void thread_close_tasks_for(stream_thread *thread, const eddy_topic_parti
     for (size_t i = 0; i < count; i++) {
         uint32_t sub = subtopology_of_topic(app, parts[i].topic);
         uint32_t index;
-        runtime_task *rt = sub == EDDY__NONE ? NULL
-                                             : thread_find_task(thread, sub, parts[i].partition,
-                                                                &index);
+        runtime_task *rt =
+            sub == EDDY__NONE ? NULL : thread_find_task(thread, sub, parts[i].partition, &index);
         bool listed = false;
         for (uint32_t k = 0; k < n; k++)
             listed |= closing[k] == rt;
@@ -933,8 +936,8 @@ static eddy_err batch_add(stream_thread *thread, const eddy_record *rec)
                        rec->headers[h].value.data ? rec->headers[h].value.len : UINT64_MAX);
         err = eddy__buf_append(&thread->arena, lens, 16);
         if (err == EDDY_OK && rec->headers[h].key.len)
-            err = eddy__buf_append(&thread->arena, rec->headers[h].key.data,
-                                   rec->headers[h].key.len);
+            err =
+                eddy__buf_append(&thread->arena, rec->headers[h].key.data, rec->headers[h].key.len);
         if (err == EDDY_OK && rec->headers[h].value.len)
             err = eddy__buf_append(&thread->arena, rec->headers[h].value.data,
                                    rec->headers[h].value.len);
@@ -1150,8 +1153,9 @@ static eddy_err global_open_store(void *opaque, eddy__task *task, uint32_t store
     (void)task;
     eddy_app *app = opaque;
     *out = app->global_stores[store];
-    return *out ? EDDY_OK : eddy__fail(EDDY_ERR_STATE, "global store %s is not open",
-                                       app->topology->stores[store].name);
+    return *out ? EDDY_OK
+                : eddy__fail(EDDY_ERR_STATE, "global store %s is not open",
+                             app->topology->stores[store].name);
 }
 
 static eddy_err global_send(void *opaque, eddy__task *task, const char *topic, int32_t partition,
@@ -1279,8 +1283,8 @@ static eddy_err globals_start(eddy_app *app)
             err = eddy__client_topic_partitions(app->client, topic, &partitions);
             for (int32_t p = 0; p < partitions && err == EDDY_OK && count < 1024; p++) {
                 parts[count] = (eddy__topic_partition_offset){topic, p, EDDY_OFFSET_BEGINNING};
-                err = eddy__client_watermarks(app->client, topic, p, &positions[count],
-                                              &ends[count]);
+                err =
+                    eddy__client_watermarks(app->client, topic, p, &positions[count], &ends[count]);
                 count++;
             }
         }
@@ -1312,8 +1316,8 @@ static eddy_err globals_start(eddy_app *app)
 static eddy_err compute_partitions(eddy_app *app)
 {
     const eddy__topology *t = app->topology;
-    app->sub_partitions = eddy__calloc(t->subtopology_count ? t->subtopology_count : 1,
-                                       sizeof(int32_t));
+    app->sub_partitions =
+        eddy__calloc(t->subtopology_count ? t->subtopology_count : 1, sizeof(int32_t));
     int32_t *topic_partitions = eddy__calloc(t->topic_count ? t->topic_count : 1, sizeof(int32_t));
     if (!app->sub_partitions || !topic_partitions) {
         eddy__free(topic_partitions);
@@ -1332,8 +1336,9 @@ static eddy_err compute_partitions(eddy_app *app)
             continue;
         err = eddy__client_topic_partitions(app->client, t->topics[i].name, &topic_partitions[i]);
         if (err == EDDY_ERR_UNKNOWN_TOPIC)
-            err = eddy__fail(EDDY_ERR_UNKNOWN_TOPIC, "input topic %s does not exist (create it "
-                                                     "first: eddy topic create %s -p N)",
+            err = eddy__fail(EDDY_ERR_UNKNOWN_TOPIC,
+                             "input topic %s does not exist (create it "
+                             "first: eddy topic create %s -p N)",
                              t->topics[i].name, t->topics[i].name);
     }
     /* Repartition topics take their writer's count; iterate to a fixed point. */
@@ -1375,8 +1380,7 @@ static eddy_err compute_partitions(eddy_app *app)
                                  "co-partitioned topics %s (%" PRId32 " partitions) and %s "
                                  "(%" PRId32 " partitions) must have the same number of "
                                  "partitions (sub-topology %" PRId32 ")",
-                                 a, topic_partitions[topic], b, app->sub_partitions[s],
-                                 sub->id);
+                                 a, topic_partitions[topic], b, app->sub_partitions[s], sub->id);
             }
         }
     }
@@ -1414,8 +1418,8 @@ static eddy_err create_changelogs(eddy_app *app)
             continue;
         char name[512];
         changelog_name(app, s, name, sizeof name);
-        err = eddy__client_topic_create(app->client, name, partitions, tc,
-                                        EDDY__TOPIC_IF_NOT_EXISTS);
+        err =
+            eddy__client_topic_create(app->client, name, partitions, tc, EDDY__TOPIC_IF_NOT_EXISTS);
     }
     eddy_config_destroy(tc);
     return err;
@@ -1530,9 +1534,13 @@ static eddy_config *client_config(const eddy_app *app, const char *const *prefix
     for (size_t i = 0; defaults[i]; i += 2)
         if (eddy_config_set(c, defaults[i], defaults[i + 1]) != EDDY_OK)
             goto fail;
-    static const char *const plain[] = {"acks", "linger.ms", "batch.size",
-                                        "queue.buffering.max.messages", "auto.offset.reset",
-                                        "session.timeout.ms", NULL};
+    static const char *const plain[] = {"acks",
+                                        "linger.ms",
+                                        "batch.size",
+                                        "queue.buffering.max.messages",
+                                        "auto.offset.reset",
+                                        "session.timeout.ms",
+                                        NULL};
     for (size_t i = 0; plain[i]; i++) {
         const char *v = eddy_config_get(app->config, plain[i]);
         if (v && eddy_config_set(c, plain[i], v) != EDDY_OK)
@@ -1543,7 +1551,8 @@ static eddy_config *client_config(const eddy_app *app, const char *const *prefix
         eddy_config_at(app->config, i, &key, &value);
         for (size_t p = 0; prefixes[p]; p++) {
             size_t len = strlen(prefixes[p]);
-            if (strncmp(key, prefixes[p], len) == 0 && eddy_config_set(c, key + len, value) != EDDY_OK)
+            if (strncmp(key, prefixes[p], len) == 0 &&
+                eddy_config_set(c, key + len, value) != EDDY_OK)
                 goto fail;
         }
     }
@@ -1775,8 +1784,9 @@ eddy_err eddy_app_store_get(eddy_app *app, const char *store_name, eddy_slice ke
     if (state != EDDY_APP_RUNNING && state != EDDY_APP_REBALANCING)
         return eddy__fail(EDDY_ERR_STATE, "store %s: the application is %s", store_name,
                           eddy_app_state_name(state));
-    eddy_err err = eddy__fail(EDDY_ERR_NOT_FOUND, "store %s: the task holding this key is not "
-                                                  "in this instance",
+    eddy_err err = eddy__fail(EDDY_ERR_NOT_FOUND,
+                              "store %s: the task holding this key is not "
+                              "in this instance",
                               store_name);
     if (t->stores[store].global) {
         eddy_slice v;

@@ -10,21 +10,49 @@
 #include "runtime/runtime.h"
 
 /* Keys the runtime or a layer below it reads. */
-static const char *const known_keys[] = {
-    "application.id", "application.server", "bootstrap.servers", "client.id",
-    "commit.interval.ms", "default.deserialization.exception.handler", "default.dsl.store",
-    "default.key.serde", "default.production.exception.handler", "default.value.serde",
-    "errors.dead.letter.queue.topic.name", "log.dir", "max.task.idle.ms", "num.standby.replicas",
-    "num.stream.threads", "poll.ms", "processing.exception.handler", "processing.guarantee",
-    "replication.factor", "state.dir", "statestore.cache.max.bytes", "cache.max.bytes.buffering",
-    "session.timeout.ms", "auto.offset.reset", "linger.ms", "batch.size", "acks",
-    "queue.buffering.max.messages", "rocksdb.write.buffer.size", "rocksdb.max.write.buffers",
-    "rocksdb.block.cache.size", "rocksdb.block.size", "segment.bytes", "segment.ms",
-    "retention.ms", "retention.bytes", "eddy.create.topics", "default.timestamp.extractor", NULL};
+static const char *const known_keys[] = {"application.id",
+                                         "application.server",
+                                         "bootstrap.servers",
+                                         "client.id",
+                                         "commit.interval.ms",
+                                         "default.deserialization.exception.handler",
+                                         "default.dsl.store",
+                                         "default.key.serde",
+                                         "default.production.exception.handler",
+                                         "default.value.serde",
+                                         "errors.dead.letter.queue.topic.name",
+                                         "log.dir",
+                                         "max.task.idle.ms",
+                                         "num.standby.replicas",
+                                         "num.stream.threads",
+                                         "poll.ms",
+                                         "processing.exception.handler",
+                                         "processing.guarantee",
+                                         "replication.factor",
+                                         "state.dir",
+                                         "statestore.cache.max.bytes",
+                                         "cache.max.bytes.buffering",
+                                         "session.timeout.ms",
+                                         "auto.offset.reset",
+                                         "linger.ms",
+                                         "batch.size",
+                                         "acks",
+                                         "queue.buffering.max.messages",
+                                         "rocksdb.write.buffer.size",
+                                         "rocksdb.max.write.buffers",
+                                         "rocksdb.block.cache.size",
+                                         "rocksdb.block.size",
+                                         "segment.bytes",
+                                         "segment.ms",
+                                         "retention.ms",
+                                         "retention.bytes",
+                                         "eddy.create.topics",
+                                         "default.timestamp.extractor",
+                                         NULL};
 
-static const char *const known_prefixes[] = {"consumer.", "producer.", "main.consumer.",
-                                             "restore.consumer.", "global.consumer.", "topic.",
-                                             "admin.", NULL};
+static const char *const known_prefixes[] = {
+    "consumer.",        "producer.", "main.consumer.", "restore.consumer.",
+    "global.consumer.", "topic.",    "admin.",         NULL};
 
 static bool key_known(const char *key)
 {
@@ -148,21 +176,23 @@ static eddy_err read_choices(const eddy_config *config, eddy__streams_config *ou
     if (store && strcasecmp(store, "in_memory") == 0)
         out->default_store = EDDY_STORE_MEMORY;
     else if (store && strcasecmp(store, "rocksDB") != 0)
-        return eddy__fail(EDDY_ERR_CONFIG, "config default.dsl.store: '%s' is not one of rocksDB, "
-                                           "in_memory",
+        return eddy__fail(EDDY_ERR_CONFIG,
+                          "config default.dsl.store: '%s' is not one of rocksDB, "
+                          "in_memory",
                           store);
     bool deser_continue = false;
-    eddy_err err = read_handler(config, "default.deserialization.exception.handler",
-                                &deser_continue);
+    eddy_err err =
+        read_handler(config, "default.deserialization.exception.handler", &deser_continue);
     if (err == EDDY_OK)
         err = read_handler(config, "processing.exception.handler", &out->processing_continue);
     if (err == EDDY_OK)
-        err = read_handler(config, "default.production.exception.handler",
-                           &out->production_continue);
+        err =
+            read_handler(config, "default.production.exception.handler", &out->production_continue);
     if (err != EDDY_OK)
         return err;
     out->deser_handler = deser_continue ? EDDY__DESER_CONTINUE : EDDY__DESER_FAIL;
-    const char *dlq = config ? eddy_config_get(config, "errors.dead.letter.queue.topic.name") : NULL;
+    const char *dlq =
+        config ? eddy_config_get(config, "errors.dead.letter.queue.topic.name") : NULL;
     if (dlq && *dlq) {
         if (strlen(dlq) >= sizeof out->dlq_topic)
             return eddy__fail(EDDY_ERR_CONFIG,
@@ -213,8 +243,9 @@ eddy_err eddy__streams_config_parse(const eddy_config *config, const char *defau
         const char *key, *value;
         eddy_config_at(config, i, &key, &value);
         if (!key_known(key))
-            return eddy__fail(EDDY_ERR_CONFIG, "config: unknown key '%s' (docs/configuration.md "
-                                               "lists the keys)",
+            return eddy__fail(EDDY_ERR_CONFIG,
+                              "config: unknown key '%s' (docs/configuration.md "
+                              "lists the keys)",
                               key);
     }
     const char *id = config ? eddy_config_get(config, "application.id") : NULL;
@@ -225,8 +256,9 @@ eddy_err eddy__streams_config_parse(const eddy_config *config, const char *defau
                                            "application: its consumer group and the prefix of "
                                            "its internal topics)");
     size_t len = strlen(id);
-    if (len == 0 || len > 200 || strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                            "0123456789._-") != len)
+    if (len == 0 || len > 200 ||
+        strspn(id, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                   "0123456789._-") != len)
         return eddy__fail(EDDY_ERR_CONFIG,
                           "config application.id: '%s' must be 1-200 characters of "
                           "[a-zA-Z0-9._-]",

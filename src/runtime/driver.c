@@ -48,8 +48,7 @@ static void stored_record_free(stored_record *s)
 }
 
 /* Copies a record (key, value, headers) into one allocation. */
-static stored_record *stored_record_copy(const eddy_record *rec, const char *topic,
-                                         int64_t offset)
+static stored_record *stored_record_copy(const eddy_record *rec, const char *topic, int64_t offset)
 {
     size_t size = sizeof(stored_record) + rec->key.len + rec->value.len;
     size += rec->header_count * sizeof(eddy_header);
@@ -173,7 +172,8 @@ static eddy_err host_open_store(void *opaque, eddy__task *task, uint32_t store, 
     (void)task;
     eddy_test_driver *d = opaque;
     if (!d->stores[store]) {
-        eddy_err err = eddy_kv_store_open_memory(d->topology->stores[store].name, &d->stores[store]);
+        eddy_err err =
+            eddy_kv_store_open_memory(d->topology->stores[store].name, &d->stores[store]);
         if (err != EDDY_OK)
             return err;
     }

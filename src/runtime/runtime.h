@@ -19,9 +19,9 @@ typedef struct eddy__streams_config {
     char state_dir[EDDY__PATH_MAX]; /* state.dir (./eddy-state) */
     int64_t cache_max_bytes;        /* statestore.cache.max.bytes (10485760) */
     eddy__deser_handler deser_handler;
-    char dlq_topic[250];            /* errors.dead.letter.queue.topic.name */
-    bool processing_continue;       /* processing.exception.handler */
-    bool production_continue;       /* default.production.exception.handler */
+    char dlq_topic[250];                   /* errors.dead.letter.queue.topic.name */
+    bool processing_continue;              /* processing.exception.handler */
+    bool production_continue;              /* default.production.exception.handler */
     const eddy_serde *default_key_serde;   /* default.key.serde (bytes) */
     const eddy_serde *default_value_serde; /* default.value.serde (bytes) */
     eddy_store_kind default_store;         /* default.dsl.store (rocksDB) */

@@ -1,6 +1,6 @@
 /* Tasks: the code of every DSL operator, run depth-first over a sub-topology (see task.h).
  *
- * A record in flight is a `flow`: the record (key, value, timestamp, headers and the input's
+ * A record in flight is a `eddy__flow`: the record (key, value, timestamp, headers and the input's
  * topic, partition and offset) plus, for table changes, the old value. Stream operators read
  * only the record; table operators read and write changes as Kafka Streams' Change<V>.
  *
@@ -11,7 +11,7 @@
  *                                                           group key (Kafka 3.5+, KIP-904)
  * As in Kafka, a row whose group key changes is sent as two records, old first, then new; the
  * byte format differs from Kafka's and is internal to each application. */
-#include "runtime/task.h"
+#include "runtime/task_internal.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -25,83 +25,9 @@
 #include "eddy/serde.h"
 #include "store/store.h"
 
-#define TASK_ERROR_MAX 1024
-#define CTX_INLINE_BYTES 128
-
-enum { CHANGE_FLAG_OLD = 0, CHANGE_FLAG_NEW = 1, CHANGE_FLAG_BOTH = 2 };
-
-typedef struct flow {
-    eddy_record rec; /* key and value (the new value of a change) */
-    eddy_slice old;  /* the old value of a change; null for stream records */
-    bool change;     /* a table change (a repartition sink writes the flag byte) */
-} flow;
-
-typedef struct punctuation {
-    uint32_t node;
-    int64_t interval_ms;
-    int64_t next_ms;
-    eddy_punctuation_type type;
-    eddy_punctuate_fn fn;
-    void *state;
-} punctuation;
-
-typedef struct node_state {
-    void *processor_state; /* PROCESS: what init made */
-    bool initialized;
-    bool send_old; /* a descendant needs old values (Kafka's enableSendingOldValues) */
-    bool carries_changes; /* SOURCE: reads a repartition topic of table changes */
-    bool deferred; /* its store's cache forwards its changes (eddy__task_store_flushed) */
-} node_state;
-
-struct eddy__task {
-    const eddy__task_host *host;
-    const eddy__topology *topology;
-    uint32_t subtopology;
-    int32_t partition;
-    char id[32];
-    node_state *nodes;       /* by node index (only this sub-topology's are used) */
-    eddy_kv_store **stores;  /* by store index; NULL where not this task's */
-    char **topic_names;      /* by topic index: the full name */
-    int64_t stream_time;
-    punctuation *punctuations;
-    uint32_t punctuation_count, punctuation_capacity;
-    bool failed;
-    char error[TASK_ERROR_MAX];
-    eddy__task_stats stats;
-};
-
-/* The context of one callback call. */
-typedef enum ctx_mode {
-    CTX_FORWARD,       /* eddy_forward / eddy_forward_value pass records to the children */
-    CTX_CAPTURE_PAIR,  /* eddy_forward captures one key and value (table group-by mapper) */
-    CTX_CAPTURE_VALUE, /* eddy_forward_value captures one value (table map-values) */
-    CTX_RESULT,        /* eddy_result captures one result */
-    CTX_INIT,          /* a processor's init: stores and schedule only */
-} ctx_mode;
-
-typedef struct capture {
-    uint8_t inline_bytes[CTX_INLINE_BYTES];
-    uint8_t *heap;
-    size_t heap_capacity;
-    eddy_slice slice; /* the captured bytes (null when none) */
-    bool set;
-} capture;
-
-struct eddy_ctx {
-    eddy__task *task;
-    uint32_t node;
-    const flow *in; /* the record the callback was given */
-    ctx_mode mode;
-    bool change;    /* forwarding keeps the change flag (table operators) */
-    capture key, value;
-    eddy_err err; /* the first error a ctx function met */
-};
-
-static eddy_err run_node(eddy__task *task, uint32_t node, const flow *in);
-
 /* ---- Captures ------------------------------------------------------------------------------ */
 
-static eddy_err capture_set(capture *c, eddy_slice s)
+eddy_err eddy__capture_set(eddy__capture *c, eddy_slice s)
 {
     c->set = true;
     if (!s.data) {
@@ -126,13 +52,14 @@ static eddy_err capture_set(capture *c, eddy_slice s)
     return EDDY_OK;
 }
 
-static void capture_free(capture *c)
+void eddy__capture_free(eddy__capture *c)
 {
     eddy__free(c->heap);
     c->heap = NULL;
 }
 
-static void ctx_init(eddy_ctx *ctx, eddy__task *task, uint32_t node, const flow *in, ctx_mode mode)
+void eddy__ctx_init(eddy_ctx *ctx, eddy__task *task, uint32_t node, const eddy__flow *in,
+                    eddy__ctx_mode mode)
 {
     ctx->task = task;
     ctx->node = node;
@@ -146,10 +73,10 @@ static void ctx_init(eddy_ctx *ctx, eddy__task *task, uint32_t node, const flow 
     ctx->err = EDDY_OK;
 }
 
-static void ctx_done(eddy_ctx *ctx)
+void eddy__ctx_done(eddy_ctx *ctx)
 {
-    capture_free(&ctx->key);
-    capture_free(&ctx->value);
+    eddy__capture_free(&ctx->key);
+    eddy__capture_free(&ctx->value);
 }
 
 static void ctx_error(eddy_ctx *ctx, eddy_err err)
@@ -160,7 +87,7 @@ static void ctx_error(eddy_ctx *ctx, eddy_err err)
 
 /* ---- Errors --------------------------------------------------------------------------------- */
 
-static const eddy__node *node_at(const eddy__task *task, uint32_t node)
+const eddy__node *eddy__node_at(const eddy__task *task, uint32_t node)
 {
     return &task->topology->nodes[node];
 }
@@ -173,8 +100,7 @@ static bool error_is_fatal(eddy_err err)
 }
 
 /* Fails the task with a message naming it and the record that caused the error. */
-static eddy_err task_fail(eddy__task *task, const eddy_record *rec, eddy_err err,
-                          const char *what)
+eddy_err eddy__task_fail(eddy__task *task, const eddy_record *rec, eddy_err err, const char *what)
 {
     if (rec && rec->topic)
         snprintf(task->error, sizeof task->error,
@@ -189,21 +115,21 @@ static eddy_err task_fail(eddy__task *task, const eddy_record *rec, eddy_err err
 
 /* ---- Forwarding ----------------------------------------------------------------------------- */
 
-static eddy_err forward_children(eddy__task *task, uint32_t node, const flow *out)
+eddy_err eddy__forward_children(eddy__task *task, uint32_t node, const eddy__flow *out)
 {
-    const eddy__node *n = node_at(task, node);
+    const eddy__node *n = eddy__node_at(task, node);
     for (uint32_t i = 0; i < n->children.count; i++) {
-        eddy_err err = run_node(task, n->children.items[i], out);
+        eddy_err err = eddy__run_node(task, n->children.items[i], out);
         if (err != EDDY_OK)
             return err;
     }
     return EDDY_OK;
 }
 
-static flow flow_with(const flow *in, eddy_slice key, eddy_slice value, eddy_slice old,
-                      bool change)
+eddy__flow eddy__flow_with(const eddy__flow *in, eddy_slice key, eddy_slice value, eddy_slice old,
+                           bool change)
 {
-    flow out = *in;
+    eddy__flow out = *in;
     out.rec.key = key;
     out.rec.value = value;
     out.old = old;
@@ -216,18 +142,19 @@ void eddy_forward(eddy_ctx *ctx, eddy_slice key, eddy_slice value)
     if (!ctx || ctx->err != EDDY_OK)
         return;
     switch (ctx->mode) {
-    case CTX_FORWARD: {
-        flow out = flow_with(ctx->in, key, value, (eddy_slice){0}, false);
-        ctx_error(ctx, forward_children(ctx->task, ctx->node, &out));
+    case EDDY__CTX_FORWARD: {
+        eddy__flow out = eddy__flow_with(ctx->in, key, value, (eddy_slice){0}, false);
+        ctx_error(ctx, eddy__forward_children(ctx->task, ctx->node, &out));
         return;
     }
-    case CTX_CAPTURE_PAIR:
-        ctx_error(ctx, capture_set(&ctx->key, key));
-        ctx_error(ctx, capture_set(&ctx->value, value));
+    case EDDY__CTX_CAPTURE_PAIR:
+        ctx_error(ctx, eddy__capture_set(&ctx->key, key));
+        ctx_error(ctx, eddy__capture_set(&ctx->value, value));
         return;
     default:
-        ctx_error(ctx, eddy__fail(EDDY_ERR_STATE, "%s: eddy_forward is not allowed in this callback",
-                                  node_at(ctx->task, ctx->node)->name));
+        ctx_error(ctx,
+                  eddy__fail(EDDY_ERR_STATE, "%s: eddy_forward is not allowed in this callback",
+                             eddy__node_at(ctx->task, ctx->node)->name));
     }
 }
 
@@ -236,37 +163,37 @@ void eddy_forward_value(eddy_ctx *ctx, eddy_slice value)
     if (!ctx || ctx->err != EDDY_OK)
         return;
     switch (ctx->mode) {
-    case CTX_FORWARD: {
-        flow out = flow_with(ctx->in, ctx->in->rec.key, value, (eddy_slice){0}, false);
-        ctx_error(ctx, forward_children(ctx->task, ctx->node, &out));
+    case EDDY__CTX_FORWARD: {
+        eddy__flow out = eddy__flow_with(ctx->in, ctx->in->rec.key, value, (eddy_slice){0}, false);
+        ctx_error(ctx, eddy__forward_children(ctx->task, ctx->node, &out));
         return;
     }
-    case CTX_CAPTURE_VALUE:
-    case CTX_CAPTURE_PAIR:
-        ctx_error(ctx, capture_set(&ctx->value, value));
-        if (ctx->mode == CTX_CAPTURE_PAIR)
-            ctx_error(ctx, capture_set(&ctx->key, ctx->in->rec.key));
+    case EDDY__CTX_CAPTURE_VALUE:
+    case EDDY__CTX_CAPTURE_PAIR:
+        ctx_error(ctx, eddy__capture_set(&ctx->value, value));
+        if (ctx->mode == EDDY__CTX_CAPTURE_PAIR)
+            ctx_error(ctx, eddy__capture_set(&ctx->key, ctx->in->rec.key));
         return;
     default:
-        ctx_error(ctx,
-                  eddy__fail(EDDY_ERR_STATE, "%s: eddy_forward_value is not allowed in this callback",
-                             node_at(ctx->task, ctx->node)->name));
+        ctx_error(ctx, eddy__fail(EDDY_ERR_STATE,
+                                  "%s: eddy_forward_value is not allowed in this callback",
+                                  eddy__node_at(ctx->task, ctx->node)->name));
     }
 }
 
-static eddy_slice str_slice(const char *s)
+eddy_slice eddy__str_slice(const char *s)
 {
     return s ? (eddy_slice){s, strlen(s)} : (eddy_slice){0};
 }
 
 void eddy_forward_str(eddy_ctx *ctx, const char *key, const char *value)
 {
-    eddy_forward(ctx, str_slice(key), str_slice(value));
+    eddy_forward(ctx, eddy__str_slice(key), eddy__str_slice(value));
 }
 
 void eddy_forward_value_str(eddy_ctx *ctx, const char *value)
 {
-    eddy_forward_value(ctx, str_slice(value));
+    eddy_forward_value(ctx, eddy__str_slice(value));
 }
 
 void eddy_forward_i64(eddy_ctx *ctx, eddy_slice key, int64_t value)
@@ -287,17 +214,17 @@ void eddy_forward_to(eddy_ctx *ctx, const char *child, eddy_slice key, eddy_slic
 {
     if (!ctx || ctx->err != EDDY_OK)
         return;
-    const eddy__node *n = node_at(ctx->task, ctx->node);
-    if (ctx->mode != CTX_FORWARD || !child) {
+    const eddy__node *n = eddy__node_at(ctx->task, ctx->node);
+    if (ctx->mode != EDDY__CTX_FORWARD || !child) {
         ctx_error(ctx, eddy__fail(EDDY_ERR_INVALID_ARGUMENT, "%s: eddy_forward_to %s", n->name,
                                   child ? "is not allowed in this callback" : "without a child"));
         return;
     }
     for (uint32_t i = 0; i < n->children.count; i++) {
         uint32_t c = n->children.items[i];
-        if (strcmp(node_at(ctx->task, c)->name, child) == 0) {
-            flow out = flow_with(ctx->in, key, value, (eddy_slice){0}, false);
-            ctx_error(ctx, run_node(ctx->task, c, &out));
+        if (strcmp(eddy__node_at(ctx->task, c)->name, child) == 0) {
+            eddy__flow out = eddy__flow_with(ctx->in, key, value, (eddy_slice){0}, false);
+            ctx_error(ctx, eddy__run_node(ctx->task, c, &out));
             return;
         }
     }
@@ -309,17 +236,17 @@ void eddy_result(eddy_ctx *ctx, eddy_slice result)
 {
     if (!ctx || ctx->err != EDDY_OK)
         return;
-    if (ctx->mode != CTX_RESULT) {
+    if (ctx->mode != EDDY__CTX_RESULT) {
         ctx_error(ctx, eddy__fail(EDDY_ERR_STATE, "%s: eddy_result is not allowed in this callback",
-                                  node_at(ctx->task, ctx->node)->name));
+                                  eddy__node_at(ctx->task, ctx->node)->name));
         return;
     }
-    ctx_error(ctx, capture_set(&ctx->value, result));
+    ctx_error(ctx, eddy__capture_set(&ctx->value, result));
 }
 
 void eddy_result_str(eddy_ctx *ctx, const char *result)
 {
-    eddy_result(ctx, str_slice(result));
+    eddy_result(ctx, eddy__str_slice(result));
 }
 
 void eddy_result_i64(eddy_ctx *ctx, int64_t result)
@@ -333,7 +260,7 @@ eddy_kv_store *eddy_ctx_store(eddy_ctx *ctx, const char *name)
 {
     if (!ctx || !name)
         return NULL;
-    const eddy__node *n = node_at(ctx->task, ctx->node);
+    const eddy__node *n = eddy__node_at(ctx->task, ctx->node);
     for (uint32_t i = 0; i < n->stores.count; i++) {
         uint32_t s = n->stores.items[i];
         if (strcmp(ctx->task->topology->stores[s].name, name) == 0)
@@ -378,31 +305,31 @@ eddy_err eddy_schedule(eddy_ctx *ctx, int64_t interval_ms, eddy_punctuation_type
 /* ---- Stores --------------------------------------------------------------------------------- */
 
 /* Reads `key` into `copy` (the store's bytes may move with the next write). */
-static eddy_err store_get_copy(eddy_kv_store *store, eddy_slice key, capture *copy)
+eddy_err eddy__store_get_copy(eddy_kv_store *store, eddy_slice key, eddy__capture *copy)
 {
     eddy_slice value;
     eddy_err err = eddy_kv_get(store, key, &value);
     if (err == EDDY_ERR_NOT_FOUND)
-        return capture_set(copy, (eddy_slice){0});
+        return eddy__capture_set(copy, (eddy_slice){0});
     if (err != EDDY_OK)
         return err;
-    return capture_set(copy, value);
+    return eddy__capture_set(copy, value);
 }
 
-static eddy_err store_write(eddy_kv_store *store, eddy_slice key, eddy_slice value)
+eddy_err eddy__store_write(eddy_kv_store *store, eddy_slice key, eddy_slice value)
 {
     return value.data ? eddy_kv_put(store, key, value) : eddy_kv_delete(store, key);
 }
 
 /* ---- Operators ------------------------------------------------------------------------------ */
 
-static eddy_err op_source(eddy__task *task, uint32_t node, const flow *in)
+static eddy_err op_source(eddy__task *task, uint32_t node, const eddy__flow *in)
 {
-    const eddy__node *n = node_at(task, node);
+    const eddy__node *n = eddy__node_at(task, node);
     const eddy__task_host *host = task->host;
     const eddy_serde *ks = n->key_serde ? n->key_serde : host->default_key_serde;
     const eddy_serde *vs = n->value_serde ? n->value_serde : host->default_value_serde;
-    flow out = *in;
+    eddy__flow out = *in;
     if (task->nodes[node].carries_changes && in->rec.value.data) {
         /* A table change through a repartition topic: the flag byte says which side. */
         eddy_slice v = in->rec.value;
@@ -432,18 +359,18 @@ static eddy_err op_source(eddy__task *task, uint32_t node, const flow *in)
             err = eddy_serde_check(vs, out.old);
     }
     if (err == EDDY_OK)
-        return forward_children(task, node, &out);
+        return eddy__forward_children(task, node, &out);
     return err; /* the deserialization handler decides (eddy__task_process) */
 }
 
-static eddy_err send_record(eddy__task *task, const char *topic, const flow *in)
+static eddy_err send_record(eddy__task *task, const char *topic, const eddy__flow *in)
 {
     return task->host->send(task->host->opaque, task, topic, -1, &in->rec);
 }
 
-static eddy_err op_sink(eddy__task *task, uint32_t node, const flow *in)
+static eddy_err op_sink(eddy__task *task, uint32_t node, const eddy__flow *in)
 {
-    const eddy__node *n = node_at(task, node);
+    const eddy__node *n = eddy__node_at(task, node);
     if (n->sink_topic == EDDY__NONE) {
         const char *topic = n->extractor(&in->rec, n->opaque);
         if (!topic)
@@ -458,7 +385,7 @@ static eddy_err op_sink(eddy__task *task, uint32_t node, const flow *in)
     bool both = in->rec.value.data && in->old.data;
     eddy_slice side = in->rec.value.data ? in->rec.value : in->old;
     size_t size = both ? in->rec.value.len + in->old.len + 5 : side.len + 1;
-    capture buf = {0};
+    eddy__capture buf = {0};
     uint8_t *bytes = size <= sizeof buf.inline_bytes ? buf.inline_bytes : eddy__malloc(size);
     if (!bytes)
         return eddy__fail(EDDY_ERR_NO_MEMORY, "out of memory encoding a table change");
@@ -472,7 +399,8 @@ static eddy_err op_sink(eddy__task *task, uint32_t node, const flow *in)
     } else {
         bytes[size - 1] = in->rec.value.data ? CHANGE_FLAG_NEW : CHANGE_FLAG_OLD;
     }
-    flow out = flow_with(in, in->rec.key, (eddy_slice){bytes, size}, (eddy_slice){0}, false);
+    eddy__flow out =
+        eddy__flow_with(in, in->rec.key, (eddy_slice){bytes, size}, (eddy_slice){0}, false);
     eddy_err err = send_record(task, topic, &out);
     if (bytes != buf.inline_bytes)
         eddy__free(bytes);
@@ -480,67 +408,68 @@ static eddy_err op_sink(eddy__task *task, uint32_t node, const flow *in)
 }
 
 /* Calls a mapper (map, flat-map, their value variants, process) in forwarding mode. */
-static eddy_err op_mapper(eddy__task *task, uint32_t node, const flow *in)
+static eddy_err op_mapper(eddy__task *task, uint32_t node, const eddy__flow *in)
 {
-    const eddy__node *n = node_at(task, node);
+    const eddy__node *n = eddy__node_at(task, node);
     eddy_ctx ctx;
-    ctx_init(&ctx, task, node, in, CTX_FORWARD);
+    eddy__ctx_init(&ctx, task, node, in, EDDY__CTX_FORWARD);
     ctx.change = false;
     if (n->op == EDDY__OP_PROCESS)
         n->def.process(&ctx, &in->rec, task->nodes[node].processor_state);
     else
         n->map(&ctx, &in->rec, n->opaque);
-    ctx_done(&ctx);
+    eddy__ctx_done(&ctx);
     return ctx.err;
 }
 
 /* Runs a key selector or other single-result callback; *out gets the captured result. */
-static eddy_err call_key_fn(eddy__task *task, uint32_t node, eddy_key_fn fn, const flow *in,
+static eddy_err call_key_fn(eddy__task *task, uint32_t node, eddy_key_fn fn, const eddy__flow *in,
                             eddy_ctx *ctx)
 {
-    ctx_init(ctx, task, node, in, CTX_RESULT);
-    fn(ctx, &in->rec, node_at(task, node)->opaque);
+    eddy__ctx_init(ctx, task, node, in, EDDY__CTX_RESULT);
+    fn(ctx, &in->rec, eddy__node_at(task, node)->opaque);
     return ctx->err;
 }
 
-static eddy_err op_select_key(eddy__task *task, uint32_t node, const flow *in)
+static eddy_err op_select_key(eddy__task *task, uint32_t node, const eddy__flow *in)
 {
     eddy_ctx ctx;
-    eddy_err err = call_key_fn(task, node, node_at(task, node)->key, in, &ctx);
+    eddy_err err = call_key_fn(task, node, eddy__node_at(task, node)->key, in, &ctx);
     if (err == EDDY_OK) {
-        flow out = flow_with(in, ctx.value.slice, in->rec.value, (eddy_slice){0}, false);
-        err = forward_children(task, node, &out);
+        eddy__flow out =
+            eddy__flow_with(in, ctx.value.slice, in->rec.value, (eddy_slice){0}, false);
+        err = eddy__forward_children(task, node, &out);
     }
-    ctx_done(&ctx);
+    eddy__ctx_done(&ctx);
     return err;
 }
 
-static eddy_err op_split(eddy__task *task, uint32_t node, const flow *in)
+static eddy_err op_split(eddy__task *task, uint32_t node, const eddy__flow *in)
 {
-    const eddy__node *n = node_at(task, node);
+    const eddy__node *n = eddy__node_at(task, node);
     for (uint32_t i = 0; i < n->children.count; i++) {
-        const eddy__node *branch = node_at(task, n->children.items[i]);
+        const eddy__node *branch = eddy__node_at(task, n->children.items[i]);
         if (!branch->predicate || branch->predicate(&in->rec, branch->opaque))
-            return run_node(task, n->children.items[i], in);
+            return eddy__run_node(task, n->children.items[i], in);
     }
     return EDDY_OK;
 }
 
 /* Stream aggregations: count, reduce, aggregate (Kafka's KStreamAggregate / KStreamReduce). */
-static eddy_err op_stream_aggregate(eddy__task *task, uint32_t node, const flow *in)
+static eddy_err op_stream_aggregate(eddy__task *task, uint32_t node, const eddy__flow *in)
 {
-    const eddy__node *n = node_at(task, node);
+    const eddy__node *n = eddy__node_at(task, node);
     if (!in->rec.key.data || !in->rec.value.data) {
-        EDDY_DEBUG("runtime", "task %s: %s skips a record with a null key or value (offset %" PRId64
-                              ")",
+        EDDY_DEBUG("runtime",
+                   "task %s: %s skips a record with a null key or value (offset %" PRId64 ")",
                    task->id, n->name, in->rec.offset);
         return EDDY_OK;
     }
     eddy_kv_store *store = task->stores[n->store];
     eddy_ctx ctx;
-    ctx_init(&ctx, task, node, in, CTX_RESULT);
-    capture old = {0};
-    eddy_err err = store_get_copy(store, in->rec.key, &old);
+    eddy__ctx_init(&ctx, task, node, in, EDDY__CTX_RESULT);
+    eddy__capture old = {0};
+    eddy_err err = eddy__store_get_copy(store, in->rec.key, &old);
     eddy_slice result = {0};
     uint8_t count_bytes[8];
     if (err == EDDY_OK) {
@@ -563,22 +492,22 @@ static eddy_err op_stream_aggregate(eddy__task *task, uint32_t node, const flow 
             break;
         default: { /* aggregate */
             eddy_slice agg = old.slice;
-            capture init = {0};
+            eddy__capture init = {0};
             if (!agg.data) {
                 eddy_ctx ictx;
-                ctx_init(&ictx, task, node, in, CTX_RESULT);
+                eddy__ctx_init(&ictx, task, node, in, EDDY__CTX_RESULT);
                 n->initializer(&ictx, n->opaque);
                 err = ictx.err;
                 if (err == EDDY_OK)
-                    err = capture_set(&init, ictx.value.slice);
-                ctx_done(&ictx);
+                    err = eddy__capture_set(&init, ictx.value.slice);
+                eddy__ctx_done(&ictx);
                 agg = init.slice;
             }
             if (err == EDDY_OK) {
                 n->aggregator(&ctx, &in->rec, agg, n->opaque);
                 result = ctx.value.slice;
             }
-            capture_free(&init);
+            eddy__capture_free(&init);
             break;
         }
         }
@@ -586,46 +515,48 @@ static eddy_err op_stream_aggregate(eddy__task *task, uint32_t node, const flow 
     if (err == EDDY_OK)
         err = ctx.err;
     if (err == EDDY_OK)
-        err = store_write(store, in->rec.key, result);
+        err = eddy__store_write(store, in->rec.key, result);
     if (err == EDDY_OK && !task->nodes[node].deferred) {
-        flow out = flow_with(in, in->rec.key, result,
-                             task->nodes[node].send_old ? old.slice : (eddy_slice){0}, true);
-        err = forward_children(task, node, &out);
+        eddy__flow out =
+            eddy__flow_with(in, in->rec.key, result,
+                            task->nodes[node].send_old ? old.slice : (eddy_slice){0}, true);
+        err = eddy__forward_children(task, node, &out);
     }
-    capture_free(&old);
-    ctx_done(&ctx);
+    eddy__capture_free(&old);
+    eddy__ctx_done(&ctx);
     return err;
 }
 
-static eddy_err op_table_source(eddy__task *task, uint32_t node, const flow *in)
+static eddy_err op_table_source(eddy__task *task, uint32_t node, const eddy__flow *in)
 {
-    const eddy__node *n = node_at(task, node);
+    const eddy__node *n = eddy__node_at(task, node);
     if (!in->rec.key.data) {
-        EDDY_WARN("runtime", "task %s: %s skips a record with a null key (topic %s offset %" PRId64
-                             ")",
+        EDDY_WARN("runtime",
+                  "task %s: %s skips a record with a null key (topic %s offset %" PRId64 ")",
                   task->id, n->name, in->rec.topic ? in->rec.topic : "?", in->rec.offset);
         return EDDY_OK;
     }
     if (n->store == EDDY__NONE) {
-        flow out = flow_with(in, in->rec.key, in->rec.value, (eddy_slice){0}, true);
-        return forward_children(task, node, &out);
+        eddy__flow out = eddy__flow_with(in, in->rec.key, in->rec.value, (eddy_slice){0}, true);
+        return eddy__forward_children(task, node, &out);
     }
     eddy_kv_store *store = task->stores[n->store];
-    capture old = {0};
-    eddy_err err = store_get_copy(store, in->rec.key, &old);
+    eddy__capture old = {0};
+    eddy_err err = eddy__store_get_copy(store, in->rec.key, &old);
     if (err == EDDY_OK)
-        err = store_write(store, in->rec.key, in->rec.value);
+        err = eddy__store_write(store, in->rec.key, in->rec.value);
     if (err == EDDY_OK && n->op == EDDY__OP_TABLE_SOURCE && !task->nodes[node].deferred) {
-        flow out = flow_with(in, in->rec.key, in->rec.value,
-                             task->nodes[node].send_old ? old.slice : (eddy_slice){0}, true);
-        err = forward_children(task, node, &out);
+        eddy__flow out =
+            eddy__flow_with(in, in->rec.key, in->rec.value,
+                            task->nodes[node].send_old ? old.slice : (eddy_slice){0}, true);
+        err = eddy__forward_children(task, node, &out);
     }
-    capture_free(&old);
+    eddy__capture_free(&old);
     return err;
 }
 
 /* A table filter's verdict on one side of a change (Kafka's KTableFilter.computeValue). */
-static eddy_slice filter_side(const eddy__node *n, const flow *in, eddy_slice value)
+static eddy_slice filter_side(const eddy__node *n, const eddy__flow *in, eddy_slice value)
 {
     if (!value.data)
         return value;
@@ -637,60 +568,60 @@ static eddy_slice filter_side(const eddy__node *n, const flow *in, eddy_slice va
     return keep ? value : (eddy_slice){0};
 }
 
-static eddy_err op_table_filter(eddy__task *task, uint32_t node, const flow *in)
+static eddy_err op_table_filter(eddy__task *task, uint32_t node, const eddy__flow *in)
 {
-    const eddy__node *n = node_at(task, node);
+    const eddy__node *n = eddy__node_at(task, node);
     bool send_old = task->nodes[node].send_old;
     eddy_slice new_value = filter_side(n, in, in->rec.value);
     eddy_slice old_value = send_old ? filter_side(n, in, in->old) : (eddy_slice){0};
     if (send_old && !new_value.data && !old_value.data)
         return EDDY_OK;
-    flow out = flow_with(in, in->rec.key, new_value, old_value, true);
-    return forward_children(task, node, &out);
+    eddy__flow out = eddy__flow_with(in, in->rec.key, new_value, old_value, true);
+    return eddy__forward_children(task, node, &out);
 }
 
 /* Maps one side of a change with a value mapper into `into` (null stays null). */
-static eddy_err map_value_side(eddy__task *task, uint32_t node, const flow *in, eddy_slice value,
-                               capture *into)
+static eddy_err map_value_side(eddy__task *task, uint32_t node, const eddy__flow *in,
+                               eddy_slice value, eddy__capture *into)
 {
     if (!value.data)
-        return capture_set(into, value);
-    const eddy__node *n = node_at(task, node);
-    flow side = flow_with(in, in->rec.key, value, (eddy_slice){0}, false);
+        return eddy__capture_set(into, value);
+    const eddy__node *n = eddy__node_at(task, node);
+    eddy__flow side = eddy__flow_with(in, in->rec.key, value, (eddy_slice){0}, false);
     eddy_ctx ctx;
-    ctx_init(&ctx, task, node, &side, CTX_CAPTURE_VALUE);
+    eddy__ctx_init(&ctx, task, node, &side, EDDY__CTX_CAPTURE_VALUE);
     n->map(&ctx, &side.rec, n->opaque);
     eddy_err err = ctx.err;
     if (err == EDDY_OK)
-        err = capture_set(into, ctx.value.slice);
-    ctx_done(&ctx);
+        err = eddy__capture_set(into, ctx.value.slice);
+    eddy__ctx_done(&ctx);
     return err;
 }
 
-static eddy_err op_table_map_values(eddy__task *task, uint32_t node, const flow *in)
+static eddy_err op_table_map_values(eddy__task *task, uint32_t node, const eddy__flow *in)
 {
-    capture new_value = {0}, old_value = {0};
+    eddy__capture new_value = {0}, old_value = {0};
     eddy_err err = map_value_side(task, node, in, in->rec.value, &new_value);
     if (err == EDDY_OK && task->nodes[node].send_old)
         err = map_value_side(task, node, in, in->old, &old_value);
     if (err == EDDY_OK) {
-        flow out = flow_with(in, in->rec.key, new_value.slice, old_value.slice, true);
-        err = forward_children(task, node, &out);
+        eddy__flow out = eddy__flow_with(in, in->rec.key, new_value.slice, old_value.slice, true);
+        err = eddy__forward_children(task, node, &out);
     }
-    capture_free(&new_value);
-    capture_free(&old_value);
+    eddy__capture_free(&new_value);
+    eddy__capture_free(&old_value);
     return err;
 }
 
 /* A table group-by's mapper on one side: the (key, value) pair it forwards, if any. */
-static eddy_err select_side(eddy__task *task, uint32_t node, const flow *in, eddy_slice value,
+static eddy_err select_side(eddy__task *task, uint32_t node, const eddy__flow *in, eddy_slice value,
                             eddy_ctx *ctx)
 {
-    flow side = flow_with(in, in->rec.key, value, (eddy_slice){0}, false);
-    ctx_init(ctx, task, node, &side, CTX_CAPTURE_PAIR);
+    eddy__flow side = eddy__flow_with(in, in->rec.key, value, (eddy_slice){0}, false);
+    eddy__ctx_init(ctx, task, node, &side, EDDY__CTX_CAPTURE_PAIR);
     if (!value.data)
         return EDDY_OK;
-    const eddy__node *n = node_at(task, node);
+    const eddy__node *n = eddy__node_at(task, node);
     n->map(ctx, &side.rec, n->opaque);
     return ctx->err;
 }
@@ -698,97 +629,101 @@ static eddy_err select_side(eddy__task *task, uint32_t node, const flow *in, edd
 /* Kafka's KTableRepartitionMap: the old pair (subtract) first, then the new one (add); a pair
  * whose key or value is null is skipped. When both pairs have the same key, one change carries
  * both values, so the aggregation subtracts and adds in one step and emits once (KIP-904). */
-static eddy_err op_table_select(eddy__task *task, uint32_t node, const flow *in)
+static eddy_err op_table_select(eddy__task *task, uint32_t node, const eddy__flow *in)
 {
     if (!in->rec.key.data)
         return eddy__fail(EDDY_ERR_INVALID_ARGUMENT,
                           "%s: the key of a row of the grouped table is null",
-                          node_at(task, node)->name);
+                          eddy__node_at(task, node)->name);
     eddy_ctx new_pair, old_pair;
     eddy_err err = select_side(task, node, in, in->rec.value, &new_pair);
     if (err == EDDY_OK)
         err = select_side(task, node, in, in->old, &old_pair);
     else
-        ctx_init(&old_pair, task, node, in, CTX_CAPTURE_PAIR);
+        eddy__ctx_init(&old_pair, task, node, in, EDDY__CTX_CAPTURE_PAIR);
     bool has_old = old_pair.key.slice.data && old_pair.value.slice.data;
     bool has_new = new_pair.key.slice.data && new_pair.value.slice.data;
     if (err == EDDY_OK && has_old && has_new &&
-        eddy__kv_compare(old_pair.key.slice.data, old_pair.key.slice.len,
-                         new_pair.key.slice.data, new_pair.key.slice.len) == 0) {
-        flow out = flow_with(in, new_pair.key.slice, new_pair.value.slice, old_pair.value.slice,
-                             true);
-        err = forward_children(task, node, &out);
+        eddy__kv_compare(old_pair.key.slice.data, old_pair.key.slice.len, new_pair.key.slice.data,
+                         new_pair.key.slice.len) == 0) {
+        eddy__flow out = eddy__flow_with(in, new_pair.key.slice, new_pair.value.slice,
+                                         old_pair.value.slice, true);
+        err = eddy__forward_children(task, node, &out);
         has_old = has_new = false;
     }
     if (err == EDDY_OK && has_old) {
-        flow out = flow_with(in, old_pair.key.slice, (eddy_slice){0}, old_pair.value.slice, true);
-        err = forward_children(task, node, &out);
+        eddy__flow out =
+            eddy__flow_with(in, old_pair.key.slice, (eddy_slice){0}, old_pair.value.slice, true);
+        err = eddy__forward_children(task, node, &out);
     }
     if (err == EDDY_OK && has_new) {
-        flow out = flow_with(in, new_pair.key.slice, new_pair.value.slice, (eddy_slice){0}, true);
-        err = forward_children(task, node, &out);
+        eddy__flow out =
+            eddy__flow_with(in, new_pair.key.slice, new_pair.value.slice, (eddy_slice){0}, true);
+        err = eddy__forward_children(task, node, &out);
     }
-    ctx_done(&new_pair);
-    ctx_done(&old_pair);
+    eddy__ctx_done(&new_pair);
+    eddy__ctx_done(&old_pair);
     return err;
 }
 
 /* One step of a table aggregation: adder or subtractor (count: +1 / -1). */
-static eddy_err table_aggregate_step(eddy__task *task, uint32_t node, const flow *in,
-                                     eddy_slice value, eddy_slice agg, bool add, capture *into)
+static eddy_err table_aggregate_step(eddy__task *task, uint32_t node, const eddy__flow *in,
+                                     eddy_slice value, eddy_slice agg, bool add,
+                                     eddy__capture *into)
 {
-    const eddy__node *n = node_at(task, node);
+    const eddy__node *n = eddy__node_at(task, node);
     if (n->op == EDDY__OP_TABLE_COUNT) {
         int64_t count = 0;
         if (agg.data && eddy_int64_decode(agg, &count) != EDDY_OK)
             count = 0;
         uint8_t bytes[8];
         eddy_int64_encode(count + (add ? 1 : -1), bytes);
-        return capture_set(into, (eddy_slice){bytes, 8});
+        return eddy__capture_set(into, (eddy_slice){bytes, 8});
     }
     eddy_record rec = in->rec;
     rec.value = value;
-    flow side = flow_with(in, in->rec.key, value, (eddy_slice){0}, false);
+    eddy__flow side = eddy__flow_with(in, in->rec.key, value, (eddy_slice){0}, false);
     eddy_ctx ctx;
-    ctx_init(&ctx, task, node, &side, CTX_RESULT);
+    eddy__ctx_init(&ctx, task, node, &side, EDDY__CTX_RESULT);
     if (n->op == EDDY__OP_TABLE_REDUCE)
         (add ? n->reducer : n->reducer_subtractor)(&ctx, agg, &rec, n->opaque);
     else
         (add ? n->aggregator : n->subtractor)(&ctx, &rec, agg, n->opaque);
     eddy_err err = ctx.err;
     if (err == EDDY_OK)
-        err = capture_set(into, ctx.value.slice);
-    ctx_done(&ctx);
+        err = eddy__capture_set(into, ctx.value.slice);
+    eddy__ctx_done(&ctx);
     return err;
 }
 
-static eddy_err table_initial(eddy__task *task, uint32_t node, const flow *in, capture *into)
+static eddy_err table_initial(eddy__task *task, uint32_t node, const eddy__flow *in,
+                              eddy__capture *into)
 {
-    const eddy__node *n = node_at(task, node);
+    const eddy__node *n = eddy__node_at(task, node);
     if (n->op == EDDY__OP_TABLE_COUNT) {
         uint8_t zero[8];
         eddy_int64_encode(0, zero);
-        return capture_set(into, (eddy_slice){zero, 8});
+        return eddy__capture_set(into, (eddy_slice){zero, 8});
     }
     eddy_ctx ctx;
-    ctx_init(&ctx, task, node, in, CTX_RESULT);
+    eddy__ctx_init(&ctx, task, node, in, EDDY__CTX_RESULT);
     n->initializer(&ctx, n->opaque);
     eddy_err err = ctx.err;
     if (err == EDDY_OK)
-        err = capture_set(into, ctx.value.slice);
-    ctx_done(&ctx);
+        err = eddy__capture_set(into, ctx.value.slice);
+    eddy__ctx_done(&ctx);
     return err;
 }
 
 /* Kafka's KTableAggregate / KTableReduce: subtract the old value, then add the new one. */
-static eddy_err op_table_aggregate(eddy__task *task, uint32_t node, const flow *in)
+static eddy_err op_table_aggregate(eddy__task *task, uint32_t node, const eddy__flow *in)
 {
-    const eddy__node *n = node_at(task, node);
+    const eddy__node *n = eddy__node_at(task, node);
     if (!in->rec.key.data)
         return EDDY_OK;
     eddy_kv_store *store = task->stores[n->store];
-    capture old = {0}, mid = {0}, init = {0}, result = {0};
-    eddy_err err = store_get_copy(store, in->rec.key, &old);
+    eddy__capture old = {0}, mid = {0}, init = {0}, result = {0};
+    eddy_err err = eddy__store_get_copy(store, in->rec.key, &old);
     eddy_slice agg = old.slice;
     if (err == EDDY_OK && in->old.data && agg.data) {
         err = table_aggregate_step(task, node, in, in->old, agg, false, &mid);
@@ -796,7 +731,7 @@ static eddy_err op_table_aggregate(eddy__task *task, uint32_t node, const flow *
     }
     if (err == EDDY_OK && in->rec.value.data) {
         if (!agg.data && n->op == EDDY__OP_TABLE_REDUCE) {
-            err = capture_set(&result, in->rec.value);
+            err = eddy__capture_set(&result, in->rec.value);
         } else {
             if (!agg.data) {
                 err = table_initial(task, node, in, &init);
@@ -808,34 +743,34 @@ static eddy_err op_table_aggregate(eddy__task *task, uint32_t node, const flow *
         agg = result.slice;
     }
     if (err == EDDY_OK)
-        err = store_write(store, in->rec.key, agg);
+        err = eddy__store_write(store, in->rec.key, agg);
     if (err == EDDY_OK && !task->nodes[node].deferred) {
-        flow out = flow_with(in, in->rec.key, agg,
-                             task->nodes[node].send_old ? old.slice : (eddy_slice){0}, true);
-        err = forward_children(task, node, &out);
+        eddy__flow out = eddy__flow_with(
+            in, in->rec.key, agg, task->nodes[node].send_old ? old.slice : (eddy_slice){0}, true);
+        err = eddy__forward_children(task, node, &out);
     }
-    capture_free(&old);
-    capture_free(&mid);
-    capture_free(&init);
-    capture_free(&result);
+    eddy__capture_free(&old);
+    eddy__capture_free(&mid);
+    eddy__capture_free(&init);
+    eddy__capture_free(&result);
     return err;
 }
 
-static eddy_err op_table_to_stream(eddy__task *task, uint32_t node, const flow *in)
+static eddy_err op_table_to_stream(eddy__task *task, uint32_t node, const eddy__flow *in)
 {
-    flow out = flow_with(in, in->rec.key, in->rec.value, (eddy_slice){0}, false);
-    return forward_children(task, node, &out);
+    eddy__flow out = eddy__flow_with(in, in->rec.key, in->rec.value, (eddy_slice){0}, false);
+    return eddy__forward_children(task, node, &out);
 }
 
 /* The value a table's getter gives for `key` (Kafka's KTableValueGetter): the store's value,
  * then the unmaterialized filters and map-values between the store and the table. */
-static eddy_err table_get(eddy__task *task, uint32_t table_node, uint32_t store, const flow *in,
-                          capture *into)
+static eddy_err table_get(eddy__task *task, uint32_t table_node, uint32_t store,
+                          const eddy__flow *in, eddy__capture *into)
 {
     uint32_t chain[64];
     uint32_t depth = 0;
     for (uint32_t n = table_node; n != EDDY__NONE && depth < 64;) {
-        const eddy__node *node = node_at(task, n);
+        const eddy__node *node = eddy__node_at(task, n);
         if (node->store == store || node->op == EDDY__OP_TABLE_SOURCE ||
             (node->op != EDDY__OP_TABLE_FILTER && node->op != EDDY__OP_TABLE_FILTER_NOT &&
              node->op != EDDY__OP_TABLE_MAP_VALUES))
@@ -843,16 +778,16 @@ static eddy_err table_get(eddy__task *task, uint32_t table_node, uint32_t store,
         chain[depth++] = n;
         n = node->parents.items[0];
     }
-    eddy_err err = store_get_copy(task->stores[store], in->rec.key, into);
+    eddy_err err = eddy__store_get_copy(task->stores[store], in->rec.key, into);
     while (err == EDDY_OK && depth > 0 && into->slice.data) {
         uint32_t n = chain[--depth];
-        const eddy__node *node = node_at(task, n);
+        const eddy__node *node = eddy__node_at(task, n);
         if (node->op == EDDY__OP_TABLE_MAP_VALUES) {
-            capture mapped = {0};
+            eddy__capture mapped = {0};
             err = map_value_side(task, n, in, into->slice, &mapped);
             if (err == EDDY_OK)
-                err = capture_set(into, mapped.slice);
-            capture_free(&mapped);
+                err = eddy__capture_set(into, mapped.slice);
+            eddy__capture_free(&mapped);
         } else {
             into->slice = filter_side(node, in, into->slice);
         }
@@ -860,58 +795,58 @@ static eddy_err table_get(eddy__task *task, uint32_t table_node, uint32_t store,
     return err;
 }
 
-static eddy_err join_emit(eddy__task *task, uint32_t node, const flow *in, eddy_slice right)
+static eddy_err join_emit(eddy__task *task, uint32_t node, const eddy__flow *in, eddy_slice right)
 {
-    const eddy__node *n = node_at(task, node);
+    const eddy__node *n = eddy__node_at(task, node);
     eddy_ctx ctx;
-    ctx_init(&ctx, task, node, in, CTX_RESULT);
+    eddy__ctx_init(&ctx, task, node, in, EDDY__CTX_RESULT);
     n->joiner(&ctx, &in->rec, right, n->opaque);
     eddy_err err = ctx.err;
     if (err == EDDY_OK && ctx.value.set) {
-        flow out = flow_with(in, in->rec.key, ctx.value.slice, (eddy_slice){0}, false);
-        err = forward_children(task, node, &out);
+        eddy__flow out = eddy__flow_with(in, in->rec.key, ctx.value.slice, (eddy_slice){0}, false);
+        err = eddy__forward_children(task, node, &out);
     }
-    ctx_done(&ctx);
+    eddy__ctx_done(&ctx);
     return err;
 }
 
-static eddy_err op_join_table(eddy__task *task, uint32_t node, const flow *in)
+static eddy_err op_join_table(eddy__task *task, uint32_t node, const eddy__flow *in)
 {
-    const eddy__node *n = node_at(task, node);
+    const eddy__node *n = eddy__node_at(task, node);
     bool left = n->op == EDDY__OP_LEFT_JOIN_TABLE;
     if (!in->rec.value.data || (!in->rec.key.data && !left))
         return EDDY_OK;
-    capture right = {0};
+    eddy__capture right = {0};
     eddy_err err = EDDY_OK;
     if (in->rec.key.data)
         err = table_get(task, n->join_table, n->join_store, in, &right);
     if (err == EDDY_OK && (right.slice.data || left))
         err = join_emit(task, node, in, right.slice);
-    capture_free(&right);
+    eddy__capture_free(&right);
     return err;
 }
 
-static eddy_err op_join_global(eddy__task *task, uint32_t node, const flow *in)
+static eddy_err op_join_global(eddy__task *task, uint32_t node, const eddy__flow *in)
 {
-    const eddy__node *n = node_at(task, node);
+    const eddy__node *n = eddy__node_at(task, node);
     bool left = n->op == EDDY__OP_LEFT_JOIN_GLOBAL;
     if (!in->rec.value.data)
         return EDDY_OK;
     eddy_ctx kctx;
     eddy_err err = call_key_fn(task, node, n->key, in, &kctx);
-    capture right = {0};
+    eddy__capture right = {0};
     if (err == EDDY_OK && kctx.value.slice.data)
-        err = store_get_copy(task->stores[n->join_store], kctx.value.slice, &right);
+        err = eddy__store_get_copy(task->stores[n->join_store], kctx.value.slice, &right);
     if (err == EDDY_OK && (right.slice.data || left))
         err = join_emit(task, node, in, right.slice);
-    capture_free(&right);
-    ctx_done(&kctx);
+    eddy__capture_free(&right);
+    eddy__ctx_done(&kctx);
     return err;
 }
 
-static eddy_err run_node(eddy__task *task, uint32_t node, const flow *in)
+eddy_err eddy__run_node(eddy__task *task, uint32_t node, const eddy__flow *in)
 {
-    const eddy__node *n = node_at(task, node);
+    const eddy__node *n = eddy__node_at(task, node);
     switch (n->op) {
     case EDDY__OP_SOURCE:
         return op_source(task, node, in);
@@ -922,7 +857,7 @@ static eddy_err run_node(eddy__task *task, uint32_t node, const flow *in)
         bool keep = n->predicate(&in->rec, n->opaque);
         if (keep != (n->op == EDDY__OP_FILTER))
             return EDDY_OK;
-        return forward_children(task, node, in);
+        return eddy__forward_children(task, node, in);
     }
     case EDDY__OP_MAP:
     case EDDY__OP_MAP_VALUES:
@@ -934,16 +869,16 @@ static eddy_err run_node(eddy__task *task, uint32_t node, const flow *in)
         return op_select_key(task, node, in);
     case EDDY__OP_PEEK:
         n->action(&in->rec, n->opaque);
-        return forward_children(task, node, in);
+        return eddy__forward_children(task, node, in);
     case EDDY__OP_FOREACH:
         n->action(&in->rec, n->opaque);
         return EDDY_OK;
     case EDDY__OP_MERGE:
     case EDDY__OP_BRANCH:
-        return forward_children(task, node, in);
+        return eddy__forward_children(task, node, in);
     case EDDY__OP_REPARTITION_FILTER:
         /* Kafka drops null keys before a repartition topic. */
-        return in->rec.key.data ? forward_children(task, node, in) : EDDY_OK;
+        return in->rec.key.data ? eddy__forward_children(task, node, in) : EDDY_OK;
     case EDDY__OP_SPLIT:
         return op_split(task, node, in);
     case EDDY__OP_STREAM_COUNT:
@@ -1035,8 +970,8 @@ static eddy_err task_prepare_nodes(eddy__task *task)
             uint32_t store = n->stores.items[s];
             if (task->stores[store])
                 continue;
-            eddy_err err = task->host->open_store(task->host->opaque, task, store,
-                                                  &task->stores[store]);
+            eddy_err err =
+                task->host->open_store(task->host->opaque, task, store, &task->stores[store]);
             if (err != EDDY_OK)
                 return err;
         }
@@ -1044,15 +979,15 @@ static eddy_err task_prepare_nodes(eddy__task *task)
         for (int s = 0; s < 2; s++) {
             if (extra[s] == EDDY__NONE || task->stores[extra[s]])
                 continue;
-            eddy_err err = task->host->open_store(task->host->opaque, task, extra[s],
-                                                  &task->stores[extra[s]]);
+            eddy_err err =
+                task->host->open_store(task->host->opaque, task, extra[s], &task->stores[extra[s]]);
             if (err != EDDY_OK)
                 return err;
         }
-        task->nodes[node].deferred = n->store != EDDY__NONE && op_forwards_store_changes(n->op) &&
-                                     task->host->forwards_on_flush &&
-                                     task->host->forwards_on_flush(task->host->opaque, task,
-                                                                   n->store);
+        task->nodes[node].deferred =
+            n->store != EDDY__NONE && op_forwards_store_changes(n->op) &&
+            task->host->forwards_on_flush &&
+            task->host->forwards_on_flush(task->host->opaque, task, n->store);
     }
     return EDDY_OK;
 }
@@ -1066,13 +1001,13 @@ static eddy_err task_init_processors(eddy__task *task)
         const eddy__node *n = &t->nodes[node];
         if (n->op != EDDY__OP_PROCESS)
             continue;
-        node_state *state = &task->nodes[node];
+        eddy__node_state *state = &task->nodes[node];
         state->processor_state = n->def.opaque;
         if (n->def.init) {
             eddy_ctx ctx;
-            ctx_init(&ctx, task, node, NULL, CTX_INIT);
+            eddy__ctx_init(&ctx, task, node, NULL, EDDY__CTX_INIT);
             eddy_err err = n->def.init(&ctx, n->def.opaque, &state->processor_state);
-            ctx_done(&ctx);
+            eddy__ctx_done(&ctx);
             if (err != EDDY_OK)
                 return eddy__fail(err, "task %s: the init of processor %s failed: %s", task->id,
                                   n->name, eddy_last_error());
@@ -1172,10 +1107,10 @@ static eddy_err send_dead_letter(eddy__task *task, const eddy_record *rec, const
     snprintf(partition, sizeof partition, "%" PRId32, rec->partition);
     snprintf(offset, sizeof offset, "%" PRId64, rec->offset);
     eddy_header headers[4] = {
-        {str_slice("__streams.errors.exception"), str_slice(why)},
-        {str_slice("__streams.errors.topic"), str_slice(rec->topic)},
-        {str_slice("__streams.errors.partition"), str_slice(partition)},
-        {str_slice("__streams.errors.offset"), str_slice(offset)},
+        {eddy__str_slice("__streams.errors.exception"), eddy__str_slice(why)},
+        {eddy__str_slice("__streams.errors.topic"), eddy__str_slice(rec->topic)},
+        {eddy__str_slice("__streams.errors.partition"), eddy__str_slice(partition)},
+        {eddy__str_slice("__streams.errors.offset"), eddy__str_slice(offset)},
     };
     eddy_record dead = *rec;
     dead.headers = headers;
@@ -1183,8 +1118,7 @@ static eddy_err send_dead_letter(eddy__task *task, const eddy_record *rec, const
     return task->host->send(task->host->opaque, task, task->host->dlq_topic, -1, &dead);
 }
 
-static eddy_err handle_deserialization_error(eddy__task *task, const eddy_record *rec,
-                                             eddy_err err)
+static eddy_err handle_deserialization_error(eddy__task *task, const eddy_record *rec, eddy_err err)
 {
     char why[512];
     snprintf(why, sizeof why, "%s", eddy_last_error());
@@ -1205,9 +1139,9 @@ static eddy_err handle_deserialization_error(eddy__task *task, const eddy_record
         err = send_dead_letter(task, rec, why);
         if (err == EDDY_OK)
             return EDDY_OK;
-        return task_fail(task, rec, err, "writing to the dead-letter topic");
+        return eddy__task_fail(task, rec, err, "writing to the dead-letter topic");
     default:
-        return task_fail(task, rec, err, "deserialization failed");
+        return eddy__task_fail(task, rec, err, "deserialization failed");
     }
 }
 
@@ -1222,16 +1156,16 @@ static eddy_err punctuate(eddy__task *task, eddy_punctuation_type type, int64_t 
         if (now >= next)
             next = p->next_ms + ((now - p->next_ms) / p->interval_ms + 1) * p->interval_ms;
         p->next_ms = next;
-        flow none = {0};
+        eddy__flow none = {0};
         none.rec.timestamp_ms = now;
         none.rec.offset = -1;
         none.rec.partition = task->partition;
         eddy_ctx ctx;
-        ctx_init(&ctx, task, p->node, &none, CTX_FORWARD);
+        eddy__ctx_init(&ctx, task, p->node, &none, EDDY__CTX_FORWARD);
         p->fn(&ctx, now, p->state);
-        ctx_done(&ctx);
+        eddy__ctx_done(&ctx);
         if (ctx.err != EDDY_OK)
-            return task_fail(task, NULL, ctx.err, "punctuation failed");
+            return eddy__task_fail(task, NULL, ctx.err, "punctuation failed");
     }
     return EDDY_OK;
 }
@@ -1253,11 +1187,12 @@ static eddy_err extract_timestamp(eddy__task *task, const eddy_record *record, i
     case EDDY__TIMESTAMP_PARTITION_TIME:
         if (*out < 0) {
             if (task->stream_time < 0)
-                return task_fail(task, record, eddy__fail(EDDY_ERR_INVALID_ARGUMENT,
-                                                          "invalid timestamp %" PRId64
-                                                          " and no partition time yet",
-                                                          record->timestamp_ms),
-                                 "extracting the timestamp");
+                return eddy__task_fail(task, record,
+                                       eddy__fail(EDDY_ERR_INVALID_ARGUMENT,
+                                                  "invalid timestamp %" PRId64
+                                                  " and no partition time yet",
+                                                  record->timestamp_ms),
+                                       "extracting the timestamp");
             *out = task->stream_time;
         }
         return EDDY_OK;
@@ -1270,7 +1205,7 @@ static eddy_err extract_timestamp(eddy__task *task, const eddy_record *record, i
                    "invalid (negative) timestamp %" PRId64 " (FailOnInvalidTimestamp; set "
                    "default.timestamp.extractor to skip such records)",
                    record->timestamp_ms);
-        return task_fail(task, record, EDDY_ERR_INVALID_ARGUMENT, "extracting the timestamp");
+        return eddy__task_fail(task, record, EDDY_ERR_INVALID_ARGUMENT, "extracting the timestamp");
     }
 }
 
@@ -1293,21 +1228,21 @@ eddy_err eddy__task_process(eddy__task *task, const eddy_record *record)
         return eddy__fail(EDDY_ERR_UNKNOWN_TOPIC, "task %s reads no topic %s", task->id,
                           record->topic);
     task->stats.processed++;
-    flow in = {.rec = *record};
+    eddy__flow in = {.rec = *record};
     eddy_err err = extract_timestamp(task, record, &in.rec.timestamp_ms);
     if (err != EDDY_OK)
         return err;
     if (in.rec.timestamp_ms < 0) {
         task->stats.skipped_timestamp++;
-        EDDY_WARN("runtime", "task %s: skipping a record with the invalid timestamp %" PRId64
-                             " at topic %s partition %" PRId32 " offset %" PRId64,
-                  task->id, in.rec.timestamp_ms, record->topic, record->partition,
-                  record->offset);
+        EDDY_WARN("runtime",
+                  "task %s: skipping a record with the invalid timestamp %" PRId64
+                  " at topic %s partition %" PRId32 " offset %" PRId64,
+                  task->id, in.rec.timestamp_ms, record->topic, record->partition, record->offset);
         return EDDY_OK;
     }
     if (in.rec.timestamp_ms > task->stream_time)
         task->stream_time = in.rec.timestamp_ms;
-    err = run_node(task, source, &in);
+    err = eddy__run_node(task, source, &in);
     if (err == EDDY_ERR_SERIALIZATION)
         err = handle_deserialization_error(task, record, err);
     else if (err != EDDY_OK && !task->failed) {
@@ -1320,7 +1255,7 @@ eddy_err eddy__task_process(eddy__task *task, const eddy_record *record)
             task->stats.skipped_processing++;
             err = EDDY_OK;
         } else {
-            err = task_fail(task, record, err, "processing failed");
+            err = eddy__task_fail(task, record, err, "processing failed");
         }
     }
     if (err != EDDY_OK)
@@ -1339,7 +1274,7 @@ eddy_err eddy__task_store_flushed(eddy__task *task, uint32_t store, eddy_slice k
         uint32_t node = sub->nodes.items[i];
         if (t->nodes[node].store != store || !task->nodes[node].deferred)
             continue;
-        flow out = {0};
+        eddy__flow out = {0};
         out.rec.key = key;
         out.rec.value = new_value;
         out.rec.timestamp_ms = timestamp_ms;
@@ -1347,9 +1282,9 @@ eddy_err eddy__task_store_flushed(eddy__task *task, uint32_t store, eddy_slice k
         out.rec.offset = -1;
         out.old = task->nodes[node].send_old ? old_value : (eddy_slice){0};
         out.change = true;
-        eddy_err err = forward_children(task, node, &out);
+        eddy_err err = eddy__forward_children(task, node, &out);
         if (err != EDDY_OK)
-            return task_fail(task, NULL, err, "forwarding a cached change");
+            return eddy__task_fail(task, NULL, err, "forwarding a cached change");
         return EDDY_OK;
     }
     return EDDY_OK;

@@ -35,15 +35,15 @@ typedef struct eddy__task eddy__task;
 typedef enum eddy__deser_handler {
     EDDY__DESER_FAIL = 0,     /* LogAndFailExceptionHandler (Kafka's default) */
     EDDY__DESER_CONTINUE = 1, /* LogAndContinueExceptionHandler: log, skip the record */
-    EDDY__DESER_DLQ = 2,      /* skip, writing the raw record to errors.dead.letter.queue.topic.name */
+    EDDY__DESER_DLQ = 2, /* skip, writing the raw record to errors.dead.letter.queue.topic.name */
 } eddy__deser_handler;
 
 /* default.timestamp.extractor: Kafka's built-in extractors. */
 typedef enum eddy__timestamp_mode {
-    EDDY__TIMESTAMP_FAIL_ON_INVALID = 0,      /* FailOnInvalidTimestamp (Kafka's default) */
-    EDDY__TIMESTAMP_SKIP_ON_INVALID = 1,      /* LogAndSkipOnInvalidTimestamp */
-    EDDY__TIMESTAMP_PARTITION_TIME = 2,       /* UsePartitionTimeOnInvalidTimestamp */
-    EDDY__TIMESTAMP_WALL_CLOCK = 3,           /* WallclockTimestampExtractor */
+    EDDY__TIMESTAMP_FAIL_ON_INVALID = 0, /* FailOnInvalidTimestamp (Kafka's default) */
+    EDDY__TIMESTAMP_SKIP_ON_INVALID = 1, /* LogAndSkipOnInvalidTimestamp */
+    EDDY__TIMESTAMP_PARTITION_TIME = 2,  /* UsePartitionTimeOnInvalidTimestamp */
+    EDDY__TIMESTAMP_WALL_CLOCK = 3,      /* WallclockTimestampExtractor */
 } eddy__timestamp_mode;
 
 /* What a task needs from its host. */
@@ -67,11 +67,11 @@ typedef struct eddy__task_host {
     /* The host's wall-clock time in ms. */
     int64_t (*wall_clock_ms)(void *opaque);
     eddy__deser_handler deser_handler;
-    const char *dlq_topic;      /* DLQ: the dead-letter topic */
+    const char *dlq_topic;                 /* DLQ: the dead-letter topic */
     const eddy_serde *default_key_serde;   /* default.key.serde (NULL: bytes) */
     const eddy_serde *default_value_serde; /* default.value.serde */
-    bool processing_continue;   /* processing.exception.handler = log-and-continue */
-    eddy__timestamp_mode timestamp_mode; /* without the topology's own extractor */
+    bool processing_continue;              /* processing.exception.handler = log-and-continue */
+    eddy__timestamp_mode timestamp_mode;   /* without the topology's own extractor */
 } eddy__task_host;
 
 /* Makes the task of sub-topology `subtopology` (an index into topology->subtopologies, which

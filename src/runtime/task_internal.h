@@ -1,0 +1,124 @@
+/* Inside a task: the types and helpers shared by the operator files of src/runtime (task.c
+ * holds the stateless, aggregation, table and join operators; other files add more). Only the
+ * runtime includes this header.
+ *
+ * A record in flight is an eddy__flow: the record plus, for a table change, its old value.
+ * An operator is `eddy_err op(eddy__task *task, uint32_t node, const eddy__flow *in)`; it
+ * passes its output on with eddy__forward_children() before returning. Callbacks get an
+ * eddy_ctx made with eddy__ctx_init(); what they emit with eddy_result() lands in ctx.value. */
+#ifndef EDDY_RUNTIME_TASK_INTERNAL_H
+#define EDDY_RUNTIME_TASK_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "runtime/task.h"
+
+#define TASK_ERROR_MAX 1024
+#define CTX_INLINE_BYTES 128
+
+enum { CHANGE_FLAG_OLD = 0, CHANGE_FLAG_NEW = 1, CHANGE_FLAG_BOTH = 2 };
+
+typedef struct eddy__flow {
+    eddy_record rec; /* key and value (the new value of a change) */
+    eddy_slice old;  /* the old value of a change; null for stream records */
+    bool change;     /* a table change (a repartition sink writes the flag byte) */
+} eddy__flow;
+
+typedef struct punctuation {
+    uint32_t node;
+    int64_t interval_ms;
+    int64_t next_ms;
+    eddy_punctuation_type type;
+    eddy_punctuate_fn fn;
+    void *state;
+} punctuation;
+
+typedef struct eddy__node_state {
+    void *processor_state; /* PROCESS: what init made */
+    bool initialized;
+    bool send_old;        /* a descendant needs old values (Kafka's enableSendingOldValues) */
+    bool carries_changes; /* SOURCE: reads a repartition topic of table changes */
+    bool deferred;        /* its store's cache forwards its changes (eddy__task_store_flushed) */
+} eddy__node_state;
+
+struct eddy__task {
+    const eddy__task_host *host;
+    const eddy__topology *topology;
+    uint32_t subtopology;
+    int32_t partition;
+    char id[32];
+    eddy__node_state *nodes; /* by node index (only this sub-topology's are used) */
+    eddy_kv_store **stores;  /* by store index; NULL where not this task's */
+    char **topic_names;      /* by topic index: the full name */
+    int64_t stream_time;
+    punctuation *punctuations;
+    uint32_t punctuation_count, punctuation_capacity;
+    bool failed;
+    char error[TASK_ERROR_MAX];
+    eddy__task_stats stats;
+};
+
+/* The context of one callback call. */
+typedef enum eddy__ctx_mode {
+    EDDY__CTX_FORWARD,       /* eddy_forward / eddy_forward_value pass records to the children */
+    EDDY__CTX_CAPTURE_PAIR,  /* eddy_forward captures one key and value (table group-by mapper) */
+    EDDY__CTX_CAPTURE_VALUE, /* eddy_forward_value captures one value (table map-values) */
+    EDDY__CTX_RESULT,        /* eddy_result captures one result */
+    EDDY__CTX_INIT,          /* a processor's init: stores and schedule only */
+} eddy__ctx_mode;
+
+typedef struct eddy__capture {
+    uint8_t inline_bytes[CTX_INLINE_BYTES];
+    uint8_t *heap;
+    size_t heap_capacity;
+    eddy_slice slice; /* the captured bytes (null when none) */
+    bool set;
+} eddy__capture;
+
+struct eddy_ctx {
+    eddy__task *task;
+    uint32_t node;
+    const eddy__flow *in; /* the record the callback was given */
+    eddy__ctx_mode mode;
+    bool change; /* forwarding keeps the change flag (table operators) */
+    eddy__capture key, value;
+    eddy_err err; /* the first error a ctx function met */
+};
+
+/* ---- Helpers (task.c) ---- */
+
+/* Copies s into c (inline when small); null stays null. EDDY_ERR_NO_MEMORY. */
+eddy_err eddy__capture_set(eddy__capture *c, eddy_slice s);
+void eddy__capture_free(eddy__capture *c);
+
+/* A context for calling one callback of `node` on `in` (NULL for init and punctuation). Free
+ * its captures with eddy__ctx_done(). */
+void eddy__ctx_init(eddy_ctx *ctx, eddy__task *task, uint32_t node, const eddy__flow *in,
+                    eddy__ctx_mode mode);
+void eddy__ctx_done(eddy_ctx *ctx);
+
+const eddy__node *eddy__node_at(const eddy__task *task, uint32_t node);
+
+/* Fails the task with a message naming it and the record (may be NULL) that caused `err`. */
+eddy_err eddy__task_fail(eddy__task *task, const eddy_record *rec, eddy_err err, const char *what);
+
+/* Runs every child of `node` on `out`, in order; stops at the first error. */
+eddy_err eddy__forward_children(eddy__task *task, uint32_t node, const eddy__flow *out);
+
+/* `in` with another key, value and old value. */
+eddy__flow eddy__flow_with(const eddy__flow *in, eddy_slice key, eddy_slice value, eddy_slice old,
+                           bool change);
+
+eddy_slice eddy__str_slice(const char *s);
+
+/* Reads `key` into `copy` (null when absent): the store's bytes may move at the next write. */
+eddy_err eddy__store_get_copy(eddy_kv_store *store, eddy_slice key, eddy__capture *copy);
+
+/* Puts `value`, or deletes the key when it is null. */
+eddy_err eddy__store_write(eddy_kv_store *store, eddy_slice key, eddy_slice value);
+
+/* Runs one node on `in` (dispatching on its operator). */
+eddy_err eddy__run_node(eddy__task *task, uint32_t node, const eddy__flow *in);
+
+#endif
