@@ -483,4 +483,8 @@ EDDY_EXPORT eddy_sink *eddy_sink_named(eddy_sink *sink, const char *name);
 #ifdef __cplusplus
 }
 #endif
+
+/* Windows, stream-stream and table-table joins, suppression and cogroup. */
+#include "eddy/windows.h"
+
 #endif

@@ -907,6 +907,24 @@ eddy_err eddy__run_node(eddy__task *task, uint32_t node, const eddy__flow *in)
     case EDDY__OP_JOIN_GLOBAL:
     case EDDY__OP_LEFT_JOIN_GLOBAL:
         return op_join_global(task, node, in);
+    case EDDY__OP_WINDOW_AGGREGATE:
+        return eddy__op_window_aggregate(task, node, in);
+    case EDDY__OP_SLIDING_AGGREGATE:
+        return eddy__op_sliding_aggregate(task, node, in);
+    case EDDY__OP_SESSION_AGGREGATE:
+        return eddy__op_session_aggregate(task, node, in);
+    case EDDY__OP_SUPPRESS:
+        return eddy__op_suppress(task, node, in);
+    case EDDY__OP_STREAM_JOIN_WINDOW:
+        return eddy__op_stream_join_window(task, node, in);
+    case EDDY__OP_STREAM_JOIN_THIS:
+    case EDDY__OP_STREAM_JOIN_OTHER:
+        return eddy__op_stream_join(task, node, in);
+    case EDDY__OP_TABLE_JOIN_THIS:
+    case EDDY__OP_TABLE_JOIN_OTHER:
+        return eddy__op_table_join(task, node, in);
+    case EDDY__OP_COGROUP_AGGREGATE:
+        return eddy__op_cogroup_aggregate(task, node, in);
     }
     return eddy__fail(EDDY_ERR_STATE, "processor %s has an unknown operator", n->name);
 }

@@ -131,6 +131,7 @@ const char *eddy__task_error(const eddy__task *task);
 typedef struct eddy__task_stats {
     uint64_t processed;           /* records given to eddy__task_process */
     uint64_t skipped_timestamp;   /* dropped for a negative timestamp */
+    uint64_t dropped_late;        /* dropped by windowed operators: their window had closed */
     uint64_t skipped_deserialize; /* dropped by log-and-continue or sent to the DLQ */
     uint64_t skipped_processing;  /* dropped by a processing error under log-and-continue */
 } eddy__task_stats;

@@ -118,6 +118,21 @@ eddy_err eddy__store_get_copy(eddy_kv_store *store, eddy_slice key, eddy__captur
 /* Puts `value`, or deletes the key when it is null. */
 eddy_err eddy__store_write(eddy_kv_store *store, eddy_slice key, eddy_slice value);
 
+/* ---- Operators in other files ---- */
+
+/* ops_window.c: windowed aggregations (time, sliding, session) and suppression. */
+eddy_err eddy__op_window_aggregate(eddy__task *task, uint32_t node, const eddy__flow *in);
+eddy_err eddy__op_sliding_aggregate(eddy__task *task, uint32_t node, const eddy__flow *in);
+eddy_err eddy__op_session_aggregate(eddy__task *task, uint32_t node, const eddy__flow *in);
+eddy_err eddy__op_suppress(eddy__task *task, uint32_t node, const eddy__flow *in);
+
+/* ops_join.c: stream-stream joins (the WINDOWED node and both join sides), table-table joins
+ * and cogroup aggregation. */
+eddy_err eddy__op_stream_join_window(eddy__task *task, uint32_t node, const eddy__flow *in);
+eddy_err eddy__op_stream_join(eddy__task *task, uint32_t node, const eddy__flow *in);
+eddy_err eddy__op_table_join(eddy__task *task, uint32_t node, const eddy__flow *in);
+eddy_err eddy__op_cogroup_aggregate(eddy__task *task, uint32_t node, const eddy__flow *in);
+
 /* Runs one node on `in` (dispatching on its operator). */
 eddy_err eddy__run_node(eddy__task *task, uint32_t node, const eddy__flow *in);
 

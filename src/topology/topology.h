@@ -73,7 +73,76 @@ typedef enum eddy__op {
     EDDY__OP_JOIN_GLOBAL,         /* key_fn -> global store lookup (inner) */
     EDDY__OP_LEFT_JOIN_GLOBAL,    /* key_fn -> global store lookup (left) */
     EDDY__OP_GLOBAL_TABLE_SOURCE, /* keeps a global store up to date */
+
+    /* Windows (windows.h). Node fields: `window`, `aggregation`, callbacks as the
+     * non-windowed aggregations, `merger` for sessions. `store` is a window store (time and
+     * sliding windows) or a session store; the output is a change keyed by the windowed key
+     * (windows.h's byte layout). */
+    EDDY__OP_WINDOW_AGGREGATE,  /* time (tumbling, hopping) windows: KStreamWindowAggregate */
+    EDDY__OP_SLIDING_AGGREGATE, /* sliding windows: KStreamSlidingWindowAggregate */
+    EDDY__OP_SESSION_AGGREGATE, /* session windows: KStreamSessionWindowAggregate */
+    EDDY__OP_SUPPRESS,          /* KTableSuppressProcessor: `suppress`, `store` is its buffer */
+
+    /* Stream-stream joins (KStreamImpl.join: JoinWindows). For each side, a WINDOWED node puts
+     * the record into its side's window store (`store`) and forwards it; a JOIN node of the
+     * same side then joins it with the other side's store (`join_store`), and both JOIN nodes
+     * feed one MERGE node. `join` holds the window and kind; `outer_store` is the store of
+     * unmatched records of left/outer joins (EDDY__NONE for inner). */
+    EDDY__OP_STREAM_JOIN_WINDOW, /* KSTREAM-WINDOWED-n: KStreamJoinWindow */
+    EDDY__OP_STREAM_JOIN_THIS,   /* KSTREAM-JOINTHIS-n / OUTERTHIS-n: left record */
+    EDDY__OP_STREAM_JOIN_OTHER,  /* KSTREAM-JOINOTHER-n / OUTEROTHER-n: right record */
+
+    /* Table-table joins (KTableKTableJoin and friends): THIS gets left changes and reads the
+     * right table's getter (`join_table`, `join_store`); OTHER the other way round (its
+     * `join_table` is the left table); both feed a MERGE (pass-through, EDDY__OP_MERGE) whose
+     * output may be materialized (`store`). */
+    EDDY__OP_TABLE_JOIN_THIS,  /* KTABLE-JOINTHIS-n / LEFTTHIS-n / OUTERTHIS-n */
+    EDDY__OP_TABLE_JOIN_OTHER, /* KTABLE-JOINOTHER-n / LEFTOTHER-n / OUTEROTHER-n */
+
+    /* Cogroup: one AGGREGATE node per input (all sharing `store`, each with its `aggregator`
+     * and the shared `initializer`) feeding a pass-through MERGE (EDDY__OP_MERGE). */
+    EDDY__OP_COGROUP_AGGREGATE, /* COGROUPKSTREAM-AGGREGATE-n */
 } eddy__op;
+
+/* What a windowed or cogrouped aggregation computes. */
+typedef enum eddy__aggregation {
+    EDDY__AGGREGATION_COUNT,     /* int64 counts */
+    EDDY__AGGREGATION_REDUCE,    /* `reducer` */
+    EDDY__AGGREGATION_AGGREGATE, /* `initializer`, `aggregator` */
+} eddy__aggregation;
+
+/* Windows of a windowed aggregation (and of the suppression after it). */
+typedef struct eddy__window {
+    int64_t size_ms;    /* time: window size; sliding: the time difference; session: 0 */
+    int64_t advance_ms; /* time: the advance (== size when tumbling); others: 0 */
+    int64_t gap_ms;     /* session: the inactivity gap; others: 0 */
+    int64_t grace_ms;
+} eddy__window;
+
+typedef enum eddy__join_kind {
+    EDDY__JOIN_INNER,
+    EDDY__JOIN_LEFT,
+    EDDY__JOIN_OUTER,
+} eddy__join_kind;
+
+/* A stream-stream join's window (JoinWindows) and kind. */
+typedef struct eddy__join {
+    eddy__join_kind kind;
+    int64_t before_ms; /* a left record at t joins right records from t - before_ms ... */
+    int64_t after_ms;  /* ... to t + after_ms; a right record at t: left from t - after_ms to
+                        * t + before_ms */
+    int64_t grace_ms;
+} eddy__join;
+
+/* Suppression (Kafka's Suppressed). */
+typedef struct eddy__suppress {
+    int64_t time_limit_ms; /* untilTimeLimit; -1: untilWindowCloses (the window from
+                            * `window_node`) */
+    uint32_t window_node;  /* untilWindowCloses: the windowed aggregation upstream */
+    size_t max_records;    /* 0: unbounded */
+    size_t max_bytes;      /* 0: unbounded */
+    eddy_suppress_full when_full;
+} eddy__suppress;
 
 typedef enum eddy__node_type {
     EDDY__NODE_SOURCE,
@@ -111,14 +180,22 @@ typedef struct eddy__node {
     eddy_reducer_fn reducer;       /* reduce; table reduce adder */
     eddy_reducer_fn reducer_subtractor;
     eddy_joiner_fn joiner;
+    eddy_value_joiner_fn value_joiner; /* stream-stream and table-table joins */
+    eddy_merger_fn merger;             /* SESSION_AGGREGATE */
     eddy_topic_extractor_fn extractor;
     eddy_processor_def def; /* PROCESS; def.name is NULL (the name is `name`) */
     void *opaque;
 
     uint32_t store;      /* aggregations, TABLE_SOURCE (once materialized), GLOBAL_TABLE_SOURCE */
     uint32_t join_store; /* JOIN_TABLE/LEFT_JOIN_TABLE: the table's store; *_GLOBAL: global store */
-    uint32_t join_table; /* JOIN_TABLE/LEFT_JOIN_TABLE: the table's node (its value getter runs
-                          * the unmaterialized table operators between join_store and it) */
+    uint32_t join_table; /* JOIN_TABLE/LEFT_JOIN_TABLE, TABLE_JOIN_*: the other table's node
+                          * (its value getter runs the unmaterialized table operators between
+                          * join_store and it) */
+    uint32_t outer_store; /* STREAM_JOIN_THIS/OTHER of left and outer joins: unmatched records */
+    eddy__aggregation aggregation; /* WINDOW/SLIDING/SESSION/COGROUP aggregations */
+    eddy__window window;           /* WINDOW/SLIDING/SESSION_AGGREGATE */
+    eddy__join join;               /* STREAM_JOIN_*, TABLE_JOIN_* (kind only) */
+    eddy__suppress suppress;       /* SUPPRESS */
     char *pending_store; /* TABLE_SOURCE: the store name, until an operator materializes it */
     uint32_t renamed_with[2]; /* nodes renamed along with this one (see eddy_table_named) */
     const char *rename_suffix[2];
@@ -130,9 +207,23 @@ typedef struct eddy__node {
     eddy__ids description_parents;  /* "<--" in Kafka's order */
 } eddy__node;
 
+/* The shape of a store's keys (store/window.h has the window and session layouts). */
+typedef enum eddy__store_type {
+    EDDY__STORE_KEY_VALUE = 0,
+    EDDY__STORE_WINDOW,   /* windowed aggregations, stream-stream join buffers */
+    EDDY__STORE_SESSION,  /* session aggregations */
+    EDDY__STORE_BUFFER,   /* a suppression buffer (key-value, logged) */
+} eddy__store_type;
+
 typedef struct eddy__store {
     char *name;
     eddy_store_kind kind;
+    eddy__store_type type;
+    int64_t retention_ms;  /* WINDOW, SESSION: how long windows are kept (-1: not windowed) */
+    bool retain_duplicates; /* WINDOW of a stream-stream join: every record kept, with a
+                             * sequence number (Kafka's retainDuplicates) */
+    bool caching;           /* the runtime puts a record cache in front (false for join
+                             * buffers and suppression buffers, as Kafka) */
     bool changelog;        /* logged to <application.id>-<name>-changelog */
     bool global;           /* a global table's store: filled from its topic, no changelog */
     uint32_t global_topic; /* global: the topic it is read from */
