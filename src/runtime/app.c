@@ -427,6 +427,13 @@ static size_t cache_budget(eddy_app *app)
     return (size_t)(app->sc.cache_max_bytes / app->sc.num_stream_threads);
 }
 
+/* Whether a store gets a record cache: key-value, windowed and session stores do; the buffers
+ * of stream-stream joins (retained duplicates) and of suppression do not. */
+static bool store_cached(const eddy__store *s)
+{
+    return !s->retain_duplicates && s->type != EDDY__STORE_BUFFER;
+}
+
 /* Opens, restores and decorates one store of a new task. */
 static eddy_err task_store_open(runtime_task *rt, uint32_t store, const checkpoint_entry *cp,
                                 uint32_t cp_count, bool checkpoint_bad, changelog_target *targets)
@@ -476,7 +483,9 @@ static eddy_err task_store_open(runtime_task *rt, uint32_t store, const checkpoi
             return err;
         }
     }
-    err = eddy__kv_store_cached(logged, cache_budget(app), &cached);
+    /* Join buffers and suppression buffers are not cached (Kafka's): a budget of 0 writes
+     * through, and still reports each write to the listener. */
+    err = eddy__kv_store_cached(logged, store_cached(s) ? cache_budget(app) : 0, &cached);
     if (err != EDDY_OK) {
         eddy_kv_store_close(logged);
         return err;
@@ -1397,14 +1406,31 @@ static eddy_err compute_partitions(eddy_app *app)
     return err;
 }
 
+/* Kafka's windowstore.changelog.additional.retention.ms: a windowed changelog keeps a day more
+ * than its store, so that a restoring task finds every window the store still holds. */
+#define WINDOW_CHANGELOG_EXTRA_RETENTION_MS 86400000LL
+
+/* A changelog's topic configuration: compacted; windowed stores' also deleted after their
+ * retention (Kafka's compact,delete). */
+static eddy_config *changelog_config(const eddy__store *store)
+{
+    eddy_config *tc = eddy_config_new();
+    bool windowed = store->type == EDDY__STORE_WINDOW || store->type == EDDY__STORE_SESSION;
+    char retention[32];
+    snprintf(retention, sizeof retention, "%lld",
+             (long long)(store->retention_ms + WINDOW_CHANGELOG_EXTRA_RETENTION_MS));
+    if (!tc || eddy_config_set(tc, "cleanup.policy", windowed ? "compact,delete" : "compact") ||
+        (windowed && store->retention_ms >= 0 &&
+         eddy_config_set(tc, "retention.ms", retention) != EDDY_OK)) {
+        eddy_config_destroy(tc);
+        return NULL;
+    }
+    return tc;
+}
+
 static eddy_err create_changelogs(eddy_app *app)
 {
     const eddy__topology *t = app->topology;
-    eddy_config *tc = eddy_config_new();
-    if (!tc || eddy_config_set(tc, "cleanup.policy", "compact") != EDDY_OK) {
-        eddy_config_destroy(tc);
-        return eddy__fail(EDDY_ERR_NO_MEMORY, "out of memory");
-    }
     eddy_err err = EDDY_OK;
     for (uint32_t s = 0; s < t->store_count && err == EDDY_OK; s++) {
         const eddy__store *store = &t->stores[s];
@@ -1418,10 +1444,13 @@ static eddy_err create_changelogs(eddy_app *app)
             continue;
         char name[512];
         changelog_name(app, s, name, sizeof name);
+        eddy_config *tc = changelog_config(store);
+        if (!tc)
+            return eddy__fail(EDDY_ERR_NO_MEMORY, "out of memory configuring %s", name);
         err =
             eddy__client_topic_create(app->client, name, partitions, tc, EDDY__TOPIC_IF_NOT_EXISTS);
+        eddy_config_destroy(tc);
     }
-    eddy_config_destroy(tc);
     return err;
 }
 
