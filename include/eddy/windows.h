@@ -14,17 +14,21 @@
  * **Windowed keys.** The key of a windowed table is the record key with its window, in the
  * bytes Kafka's windowed serializers write, so topics interoperate with Java applications:
  *
- * | windows                       | key bytes                                | Kafka serde                  |
+ * | windows                       | key bytes                                | Kafka serde |
  * |-------------------------------|------------------------------------------|------------------------------|
- * | time (tumbling, hopping) and sliding | key, window start (8 bytes, big-endian) | TimeWindowedSerde            |
- * | session                       | key, window end (8), window start (8)    | SessionWindowedSerde         |
+ * | time (tumbling, hopping) and sliding | key, window start (8 bytes, big-endian) |
+ * TimeWindowedSerde            | | session                       | key, window end (8), window
+ * start (8)    | SessionWindowedSerde         |
  *
  * eddy_time_windowed_key() and eddy_session_windowed_key() decode them. A time window's end is
  * its start plus the window size (Kafka's TimeWindowedDeserializer needs the size too).
  *
  * **Time.** Windows follow each task's stream time (the largest record timestamp it has seen).
- * A record whose window closed (window end + grace <= stream time; for sessions, session end
- * + grace) is dropped, counted, and logged at debug level, as Kafka Streams does.
+ * A record whose window closed is dropped, counted, and logged at debug level, as Kafka Streams
+ * does: for time windows when window end + grace <= stream time; for sliding windows (whose
+ * ends are inclusive) when window end + grace < stream time; for sessions when session end +
+ * gap + grace < stream time (Kafka 3.0+). Each windowed processor follows its own stream time
+ * (the largest timestamp it has seen), as Kafka's do.
  *
  * Ownership and errors are as in streams.h: handles belong to the builder; a bad argument is
  * remembered in the builder and reported by eddy_builder_check().
@@ -65,8 +69,8 @@ EDDY_EXPORT eddy_err eddy_time_windowed_key(eddy_slice bytes, eddy_slice *key, i
 
 /** Decodes a session-windowed key (key, end, start).
  *  @return EDDY_OK; EDDY_ERR_SERIALIZATION when shorter than 16 bytes or null. */
-EDDY_EXPORT eddy_err eddy_session_windowed_key(eddy_slice bytes, eddy_slice *key,
-                                               int64_t *start_ms, int64_t *end_ms);
+EDDY_EXPORT eddy_err eddy_session_windowed_key(eddy_slice bytes, eddy_slice *key, int64_t *start_ms,
+                                               int64_t *end_ms);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Windowing a grouped stream                                                                 */
@@ -107,34 +111,34 @@ EDDY_EXPORT eddy_session_stream *eddy_windowed_by_session(eddy_grouped_stream *g
  * @p store_name (NULL: KSTREAM-AGGREGATE-STATE-STORE-<n>), logged to its changelog
  * (compact,delete; retention = window size + grace, plus Kafka's one day of extra changelog
  * retention).
- * Values are int64. Records with a null key or value are skipped.
+ * Values are int64. Records with a null key are skipped (and, for sliding windows only, records
+ * with a null value: Kafka's rule).
  */
-EDDY_EXPORT eddy_table *eddy_windowed_count(eddy_windowed_stream *windowed,
-                                            const char *store_name);
+EDDY_EXPORT eddy_table *eddy_windowed_count(eddy_windowed_stream *windowed, const char *store_name);
 EDDY_EXPORT eddy_table *eddy_windowed_reduce(eddy_windowed_stream *windowed,
-                                             eddy_reducer_fn reducer,
-                                             void *opaque, const char *store_name);
-EDDY_EXPORT eddy_table *eddy_windowed_aggregate(
-    eddy_windowed_stream *windowed, eddy_initializer_fn initializer,
-    eddy_aggregator_fn aggregator,
-    void *opaque, const char *store_name);
+                                             eddy_reducer_fn reducer, void *opaque,
+                                             const char *store_name);
+EDDY_EXPORT eddy_table *eddy_windowed_aggregate(eddy_windowed_stream *windowed,
+                                                eddy_initializer_fn initializer,
+                                                eddy_aggregator_fn aggregator, void *opaque,
+                                                const char *store_name);
 
 /** Session count (KSTREAM-AGGREGATE-<n>): a merged-away session emits a tombstone for its old
  *  windowed key. */
 EDDY_EXPORT eddy_table *eddy_session_count(eddy_session_stream *sessions, const char *store_name);
-EDDY_EXPORT eddy_table *eddy_session_reduce(eddy_session_stream *sessions,
-                                            eddy_reducer_fn reducer,
+EDDY_EXPORT eddy_table *eddy_session_reduce(eddy_session_stream *sessions, eddy_reducer_fn reducer,
                                             void *opaque, const char *store_name);
 /**
- * Session aggregation with a @p merger, called when a record bridges two sessions: it gets
- * the two aggregates (the later session's as @p right) and emits the merged one with
- * eddy_result().
+ * Session aggregation with a @p merger. When a record falls within the gap of existing
+ * sessions of its key, they merge into one: as Kafka does, the merged aggregate starts from the
+ * initializer's value, and the merger is called once per existing session (@p left the
+ * aggregate so far, @p right that session's), then the aggregator adds the record. Each
+ * merged-away session's windowed key gets a tombstone. A session is keyed [key][end][start].
  */
-EDDY_EXPORT eddy_table *eddy_session_aggregate(
-    eddy_session_stream *sessions, eddy_initializer_fn initializer,
-    eddy_aggregator_fn aggregator,
-    eddy_merger_fn merger,
-    void *opaque, const char *store_name);
+EDDY_EXPORT eddy_table *eddy_session_aggregate(eddy_session_stream *sessions,
+                                               eddy_initializer_fn initializer,
+                                               eddy_aggregator_fn aggregator, eddy_merger_fn merger,
+                                               void *opaque, const char *store_name);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Suppression                                                                                */
@@ -166,16 +170,16 @@ EDDY_EXPORT eddy_table *eddy_suppress_until_time_limit(eddy_table *table, int64_
 
 /** Joins a record of each side; emits the joined value with eddy_result(). In left and outer
  *  joins the missing side is null (data == NULL). */
-typedef void (*eddy_value_joiner_fn)(eddy_ctx *ctx, const eddy_record *left,
-                                     eddy_slice left_value, eddy_slice right_value,
-                                     void *opaque);
+typedef void (*eddy_value_joiner_fn)(eddy_ctx *ctx, const eddy_record *left, eddy_slice left_value,
+                                     eddy_slice right_value, void *opaque);
 
 /**
  * Joins two streams of the same keys within a join window (Kafka's JoinWindows): a left
  * record at time t joins the right records of its key from t - @p before_ms to t + @p after_ms
  * (and the other way round). Both sides are buffered in window stores (KSTREAM-JOINTHIS-<n>-
  * store, KSTREAM-JOINOTHER-<n>-store). The inputs must be co-partitioned; changed keys
- * repartition first. Records with a null key or value are dropped.
+ * repartition first. Records with a null value are dropped; a null key is dropped by inner
+ * joins and joined with null at once by left and outer joins (Kafka 3.7+).
  */
 EDDY_EXPORT eddy_stream *eddy_join_stream(eddy_stream *left, eddy_stream *right,
                                           eddy_value_joiner_fn joiner, void *opaque,
@@ -211,22 +215,19 @@ EDDY_EXPORT eddy_table *eddy_table_outer_join(eddy_table *left, eddy_table *righ
 /* Cogroup                                                                                    */
 
 /** Starts a cogroup with @p grouped and its @p aggregator (Kafka's KGroupedStream#cogroup). */
-EDDY_EXPORT eddy_cogrouped_stream *eddy_cogroup(
-    eddy_grouped_stream *grouped,
-    eddy_aggregator_fn aggregator,
-    void *opaque);
+EDDY_EXPORT eddy_cogrouped_stream *eddy_cogroup(eddy_grouped_stream *grouped,
+                                                eddy_aggregator_fn aggregator, void *opaque);
 
 /** Adds another grouped stream (same key type; co-partitioned) with its own aggregator. */
-EDDY_EXPORT eddy_cogrouped_stream *eddy_cogroup_add(
-    eddy_cogrouped_stream *cogrouped, eddy_grouped_stream *grouped,
-    eddy_aggregator_fn aggregator,
-    void *opaque);
+EDDY_EXPORT eddy_cogrouped_stream *eddy_cogroup_add(eddy_cogrouped_stream *cogrouped,
+                                                    eddy_grouped_stream *grouped,
+                                                    eddy_aggregator_fn aggregator, void *opaque);
 
 /** Aggregates every cogrouped stream into one table (COGROUPKSTREAM-AGGREGATE-<n> per input,
  *  COGROUPKSTREAM-MERGE-<n>) in the store @p store_name. */
 EDDY_EXPORT eddy_table *eddy_cogroup_aggregate(eddy_cogrouped_stream *cogrouped,
-                                               eddy_initializer_fn initializer,
-                                               void *opaque, const char *store_name);
+                                               eddy_initializer_fn initializer, void *opaque,
+                                               const char *store_name);
 
 #ifdef __cplusplus
 }

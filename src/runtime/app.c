@@ -427,11 +427,11 @@ static size_t cache_budget(eddy_app *app)
     return (size_t)(app->sc.cache_max_bytes / app->sc.num_stream_threads);
 }
 
-/* Whether a store gets a record cache: key-value, windowed and session stores do; the buffers
- * of stream-stream joins (retained duplicates) and of suppression do not. */
+/* Whether a store gets a record cache: the builder says (key-value, windowed and session
+ * stores do; the buffers of stream-stream joins and of suppression do not, as in Kafka). */
 static bool store_cached(const eddy__store *s)
 {
-    return !s->retain_duplicates && s->type != EDDY__STORE_BUFFER;
+    return s->caching;
 }
 
 /* Opens, restores and decorates one store of a new task. */
@@ -1411,15 +1411,19 @@ static eddy_err compute_partitions(eddy_app *app)
 #define WINDOW_CHANGELOG_EXTRA_RETENTION_MS 86400000LL
 
 /* A changelog's topic configuration: compacted; windowed stores' also deleted after their
- * retention (Kafka's compact,delete). */
+ * retention (Kafka's compact,delete), and those keeping duplicates (join buffers, whose keys
+ * are never rewritten) deleted only. */
 static eddy_config *changelog_config(const eddy__store *store)
 {
     eddy_config *tc = eddy_config_new();
     bool windowed = store->type == EDDY__STORE_WINDOW || store->type == EDDY__STORE_SESSION;
+    const char *policy = store->retain_duplicates ? "delete"
+                         : windowed               ? "compact,delete"
+                                                  : "compact";
     char retention[32];
     snprintf(retention, sizeof retention, "%lld",
              (long long)(store->retention_ms + WINDOW_CHANGELOG_EXTRA_RETENTION_MS));
-    if (!tc || eddy_config_set(tc, "cleanup.policy", windowed ? "compact,delete" : "compact") ||
+    if (!tc || eddy_config_set(tc, "cleanup.policy", policy) ||
         (windowed && store->retention_ms >= 0 &&
          eddy_config_set(tc, "retention.ms", retention) != EDDY_OK)) {
         eddy_config_destroy(tc);

@@ -764,8 +764,8 @@ static eddy_err op_table_to_stream(eddy__task *task, uint32_t node, const eddy__
 
 /* The value a table's getter gives for `key` (Kafka's KTableValueGetter): the store's value,
  * then the unmaterialized filters and map-values between the store and the table. */
-static eddy_err table_get(eddy__task *task, uint32_t table_node, uint32_t store,
-                          const eddy__flow *in, eddy__capture *into)
+eddy_err eddy__table_get(eddy__task *task, uint32_t table_node, uint32_t store,
+                         const eddy__flow *in, eddy__capture *into)
 {
     uint32_t chain[64];
     uint32_t depth = 0;
@@ -819,7 +819,7 @@ static eddy_err op_join_table(eddy__task *task, uint32_t node, const eddy__flow 
     eddy__capture right = {0};
     eddy_err err = EDDY_OK;
     if (in->rec.key.data)
-        err = table_get(task, n->join_table, n->join_store, in, &right);
+        err = eddy__table_get(task, n->join_table, n->join_store, in, &right);
     if (err == EDDY_OK && (right.slice.data || left))
         err = join_emit(task, node, in, right.slice);
     eddy__capture_free(&right);
@@ -946,10 +946,15 @@ static bool needs_old_values(const eddy__topology *t, uint32_t node, uint32_t de
         return false;
     for (uint32_t i = 0; i < n->children.count; i++) {
         const eddy__node *c = &t->nodes[n->children.items[i]];
-        if (c->op == EDDY__OP_TABLE_SELECT)
+        /* A table group-by subtracts old values; Kafka's suppression always asks for them. */
+        if (c->op == EDDY__OP_TABLE_SELECT || c->op == EDDY__OP_SUPPRESS ||
+            eddy__table_join_needs_old(t, n->children.items[i]))
             return true;
+        /* A MERGE passes on what it gets (a table-table join's or a cogroup's), and a
+         * table-table join side joins the old values it gets into the old values it sends. */
         if ((c->op == EDDY__OP_TABLE_FILTER || c->op == EDDY__OP_TABLE_FILTER_NOT ||
-             c->op == EDDY__OP_TABLE_MAP_VALUES) &&
+             c->op == EDDY__OP_TABLE_MAP_VALUES || c->op == EDDY__OP_MERGE ||
+             c->op == EDDY__OP_TABLE_JOIN_THIS || c->op == EDDY__OP_TABLE_JOIN_OTHER) &&
             needs_old_values(t, n->children.items[i], depth + 1))
             return true;
     }
@@ -960,6 +965,8 @@ static bool op_forwards_store_changes(eddy__op op)
 {
     return op == EDDY__OP_STREAM_COUNT || op == EDDY__OP_STREAM_REDUCE ||
            op == EDDY__OP_STREAM_AGGREGATE || op == EDDY__OP_TABLE_SOURCE ||
+           op == EDDY__OP_COGROUP_AGGREGATE || op == EDDY__OP_WINDOW_AGGREGATE ||
+           op == EDDY__OP_SLIDING_AGGREGATE || op == EDDY__OP_SESSION_AGGREGATE ||
            op_is_table_aggregation(op);
 }
 
@@ -1292,6 +1299,18 @@ eddy_err eddy__task_store_flushed(eddy__task *task, uint32_t store, eddy_slice k
         uint32_t node = sub->nodes.items[i];
         if (t->nodes[node].store != store || !task->nodes[node].deferred)
             continue;
+        if (t->nodes[node].op == EDDY__OP_SLIDING_AGGREGATE) {
+            /* Sliding windows store [latest record timestamp][aggregate]: forward the
+             * aggregate, timestamped by that record. */
+            int64_t new_time = timestamp_ms, old_time = 0;
+            eddy_err err = eddy__sliding_value(new_value, &new_value, &new_time);
+            if (err == EDDY_OK)
+                err = eddy__sliding_value(old_value, &old_value, &old_time);
+            if (err != EDDY_OK)
+                return eddy__task_fail(task, NULL, err, "forwarding a cached change");
+            if (new_value.data)
+                timestamp_ms = new_time;
+        }
         eddy__flow out = {0};
         out.rec.key = key;
         out.rec.value = new_value;

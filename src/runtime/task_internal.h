@@ -34,12 +34,28 @@ typedef struct punctuation {
     void *state;
 } punctuation;
 
+/* What one task keeps for a stream-stream join between records (ops_join.c); zero until the
+ * node first runs (`started` then set). A WINDOWED node keeps its window store's Kafka
+ * observedStreamTime and seqnum; a JOINTHIS node keeps the time tracker both join sides share
+ * (Kafka's KStreamImplJoin.TimeTracker). */
+typedef struct eddy__join_state {
+    bool started;
+    uint32_t peer_plus_one; /* JOINTHIS/OTHER: the other side's join node + 1 (0: not found yet) */
+    uint32_t sequence;      /* WINDOWED: the next sequence number of its store's records */
+    int64_t observed_ms;    /* WINDOWED: the largest timestamp put into its store (-1: none) */
+    int64_t expired_ms;     /* WINDOWED: the bound of the store's last physical expiry */
+    int64_t stream_time_ms; /* JOINTHIS: the largest timestamp either side processed (-1) */
+    int64_t min_time_ms;    /* JOINTHIS: Kafka's TimeTracker.minTime (INT64_MAX: unknown) */
+} eddy__join_state;
+
 typedef struct eddy__node_state {
     void *processor_state; /* PROCESS: what init made */
     bool initialized;
     bool send_old;        /* a descendant needs old values (Kafka's enableSendingOldValues) */
     bool carries_changes; /* SOURCE: reads a repartition topic of table changes */
     bool deferred;        /* its store's cache forwards its changes (eddy__task_store_flushed) */
+    int64_t observed_ms;  /* windowed aggregations, suppress: Kafka's observedStreamTime */
+    eddy__join_state join; /* stream-stream join nodes (ops_join.c) */
 } eddy__node_state;
 
 struct eddy__task {
@@ -118,6 +134,12 @@ eddy_err eddy__store_get_copy(eddy_kv_store *store, eddy_slice key, eddy__captur
 /* Puts `value`, or deletes the key when it is null. */
 eddy_err eddy__store_write(eddy_kv_store *store, eddy_slice key, eddy_slice value);
 
+/* The value a table's getter gives for in's key (Kafka's KTableValueGetter): `store`'s value,
+ * then the unmaterialized filters and map-values between the store and `table_node`. Null in
+ * `into` when absent or filtered out. */
+eddy_err eddy__table_get(eddy__task *task, uint32_t table_node, uint32_t store,
+                         const eddy__flow *in, eddy__capture *into);
+
 /* ---- Operators in other files ---- */
 
 /* ops_window.c: windowed aggregations (time, sliding, session) and suppression. */
@@ -125,6 +147,9 @@ eddy_err eddy__op_window_aggregate(eddy__task *task, uint32_t node, const eddy__
 eddy_err eddy__op_sliding_aggregate(eddy__task *task, uint32_t node, const eddy__flow *in);
 eddy_err eddy__op_session_aggregate(eddy__task *task, uint32_t node, const eddy__flow *in);
 eddy_err eddy__op_suppress(eddy__task *task, uint32_t node, const eddy__flow *in);
+/* A sliding-window store value's aggregate and latest record timestamp (null stays null;
+ * EDDY_ERR_CORRUPT when shorter than the timestamp): for forwarding cached changes. */
+eddy_err eddy__sliding_value(eddy_slice stored, eddy_slice *agg, int64_t *time_ms);
 
 /* ops_join.c: stream-stream joins (the WINDOWED node and both join sides), table-table joins
  * and cogroup aggregation. */
@@ -132,6 +157,11 @@ eddy_err eddy__op_stream_join_window(eddy__task *task, uint32_t node, const eddy
 eddy_err eddy__op_stream_join(eddy__task *task, uint32_t node, const eddy__flow *in);
 eddy_err eddy__op_table_join(eddy__task *task, uint32_t node, const eddy__flow *in);
 eddy_err eddy__op_cogroup_aggregate(eddy__task *task, uint32_t node, const eddy__flow *in);
+
+/* Whether a table feeding `child` must send old values because `child` is a table-table join
+ * side that reads them (Kafka's KTableImpl.doJoin: the left table of left and outer joins, the
+ * right table of outer joins). */
+bool eddy__table_join_needs_old(const eddy__topology *topology, uint32_t child);
 
 /* Runs one node on `in` (dispatching on its operator). */
 eddy_err eddy__run_node(eddy__task *task, uint32_t node, const eddy__flow *in);

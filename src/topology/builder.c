@@ -12,7 +12,10 @@
  *   decides the order in which Kafka writes processors, hence sub-topology numbers.
  *
  * Misuse never crashes: the first error is kept in the builder, and the failing operator
- * returns a dead handle on which every operator is a no-op. */
+ * returns a dead handle on which every operator is a no-op.
+ *
+ * The time-based operators of windows.h live in windows.c, built from the toolkit this file
+ * shares through topology.h (node, store and handle makers, repartitions, getters). */
 #include "topology/topology.h"
 
 #include <inttypes.h>
@@ -97,7 +100,7 @@ void eddy__ids_free(eddy__ids *ids)
     memset(ids, 0, sizeof *ids);
 }
 
-static eddy_err ids_copy(eddy__ids *to, const eddy__ids *from)
+eddy_err eddy__ids_copy(eddy__ids *to, const eddy__ids *from)
 {
     for (uint32_t i = 0; i < from->count; i++) {
         if (eddy__ids_contains(to, from->items[i]))
@@ -137,7 +140,7 @@ eddy_err eddy__builder_fail(eddy_builder *builder, eddy_err err, const char *fmt
     return err;
 }
 
-static eddy_err fail_no_memory(eddy_builder *builder, const char *function)
+eddy_err eddy__fail_no_memory(eddy_builder *builder, const char *function)
 {
     return eddy__builder_fail(builder, EDDY_ERR_NO_MEMORY, "%s: out of memory", function);
 }
@@ -158,8 +161,8 @@ static bool name_valid(const char *name)
 }
 
 /* Checks a user-given name; records an error naming the operator and what was named. */
-static bool check_name(eddy_builder *builder, const char *function, const char *what,
-                       const char *name)
+bool eddy__check_name(eddy_builder *builder, const char *function, const char *what,
+                      const char *name)
 {
     if (!name) {
         eddy__builder_fail(builder, EDDY_ERR_INVALID_ARGUMENT, "%s: %s is NULL", function, what);
@@ -175,8 +178,7 @@ static bool check_name(eddy_builder *builder, const char *function, const char *
     return true;
 }
 
-static char *format_string(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *format_string(const char *fmt, ...)
+char *eddy__format_string(const char *fmt, ...)
 {
     va_list args;
     va_start(args, fmt);
@@ -194,21 +196,21 @@ static char *format_string(const char *fmt, ...)
 }
 
 /* Kafka's newProcessorName: prefix + %010d of the counter, which it increments. */
-static char *new_processor_name(eddy_builder *builder, const char *prefix)
+char *eddy__new_processor_name(eddy_builder *builder, const char *prefix)
 {
-    return format_string("%s%010" PRIu64, prefix, builder->name_counter++);
+    return eddy__format_string("%s%010" PRIu64, prefix, builder->name_counter++);
 }
 
 /* Kafka's newStoreName: prefix + "STATE-STORE-" + %010d. */
-static char *new_store_name(eddy_builder *builder, const char *prefix)
+char *eddy__new_store_name(eddy_builder *builder, const char *prefix)
 {
-    return format_string("%s" STATE_STORE "%010" PRIu64, prefix, builder->name_counter++);
+    return eddy__format_string("%s" STATE_STORE "%010" PRIu64, prefix, builder->name_counter++);
 }
 
 /* Kafka's store name for a source table: topic + "-STATE-STORE-" + %010d. */
 static char *table_store_name(eddy_builder *builder, const char *topic)
 {
-    return format_string("%s-" STATE_STORE "%010" PRIu64, topic, builder->name_counter++);
+    return eddy__format_string("%s-" STATE_STORE "%010" PRIu64, topic, builder->name_counter++);
 }
 
 /* Kafka generates a name it does not use, to keep later numbers stable ("burns" it). */
@@ -222,12 +224,12 @@ static void burn_name(eddy_builder *builder)
 static char *user_or_generated_name(eddy_builder *builder, const char *name, const char *prefix)
 {
     if (!name)
-        return new_processor_name(builder, prefix);
+        return eddy__new_processor_name(builder, prefix);
     burn_name(builder);
     return eddy__strdup(name);
 }
 
-static eddy__handle *dead_handle(eddy_builder *builder, eddy__handle_kind kind)
+eddy__handle *eddy__dead_handle(eddy_builder *builder, eddy__handle_kind kind)
 {
     eddy__handle *handle = &builder->dead[kind];
     handle->builder = builder;
@@ -236,14 +238,14 @@ static eddy__handle *dead_handle(eddy_builder *builder, eddy__handle_kind kind)
     return handle;
 }
 
-static eddy__handle *handle_new(eddy_builder *builder, eddy__handle_kind kind, const char *function)
+eddy__handle *eddy__handle_new(eddy_builder *builder, eddy__handle_kind kind, const char *function)
 {
     eddy__handle *handle = eddy__calloc(1, sizeof *handle);
     if (!handle || grow((void **)&builder->handles, builder->handle_count,
                         &builder->handle_capacity, sizeof *builder->handles) != EDDY_OK) {
         eddy__free(handle);
-        fail_no_memory(builder, function);
-        return dead_handle(builder, kind);
+        eddy__fail_no_memory(builder, function);
+        return eddy__dead_handle(builder, kind);
     }
     builder->handles[builder->handle_count++] = handle;
     handle->builder = builder;
@@ -262,8 +264,8 @@ static eddy__handle *handle_new(eddy_builder *builder, eddy__handle_kind kind, c
 
 /* The builder of a handle argument, after checking its kind; NULL for a NULL handle (which has
  * no builder to remember the error in). *usable is false when the operator must do nothing. */
-static eddy_builder *handle_builder(eddy__handle *handle, eddy__handle_kind kind,
-                                    const char *function, bool *usable)
+eddy_builder *eddy__handle_builder(eddy__handle *handle, eddy__handle_kind kind,
+                                   const char *function, bool *usable)
 {
     *usable = false;
     if (!handle)
@@ -279,7 +281,7 @@ static eddy_builder *handle_builder(eddy__handle *handle, eddy__handle_kind kind
     return builder;
 }
 
-static const char *node_name(const eddy_builder *builder, uint32_t node)
+const char *eddy__node_name(const eddy_builder *builder, uint32_t node)
 {
     return node == EDDY__NONE ? "(none)" : builder->nodes[node].name;
 }
@@ -288,7 +290,7 @@ static const char *node_name(const eddy_builder *builder, uint32_t node)
 /* Graph, nodes, stores, topics                                                               */
 
 /* Kafka's addGraphNode: links child under parent and gives the child a new build priority. */
-static eddy_err graph_add(eddy_builder *builder, uint32_t parent, uint32_t child)
+eddy_err eddy__graph_add(eddy_builder *builder, uint32_t parent, uint32_t child)
 {
     eddy__graph_node *p = &builder->graph_nodes[parent];
     eddy__graph_node *c = &builder->graph_nodes[child];
@@ -310,17 +312,17 @@ static uint32_t graph_node_new(eddy_builder *builder)
 }
 
 /* A graph node under `parent` (several parents for merge). EDDY__NONE on failure (recorded). */
-static uint32_t graph_node_under(eddy_builder *builder, const uint32_t *parents,
-                                 uint32_t parent_count, const char *function)
+uint32_t eddy__graph_node_under(eddy_builder *builder, const uint32_t *parents,
+                                uint32_t parent_count, const char *function)
 {
     uint32_t index = graph_node_new(builder);
     if (index == EDDY__NONE) {
-        fail_no_memory(builder, function);
+        eddy__fail_no_memory(builder, function);
         return EDDY__NONE;
     }
     for (uint32_t i = 0; i < parent_count; i++) {
-        if (graph_add(builder, parents[i], index) != EDDY_OK) {
-            fail_no_memory(builder, function);
+        if (eddy__graph_add(builder, parents[i], index) != EDDY_OK) {
+            eddy__fail_no_memory(builder, function);
             return EDDY__NONE;
         }
     }
@@ -329,12 +331,12 @@ static uint32_t graph_node_under(eddy_builder *builder, const uint32_t *parents,
 
 /* A node named `name` (taken over, freed on failure) written by graph node `graph`, child of
  * `parent` (EDDY__NONE: none). EDDY__NONE on failure (recorded). */
-static uint32_t node_new(eddy_builder *builder, eddy__op op, char *name, uint32_t graph,
-                         uint32_t parent, const char *function)
+uint32_t eddy__node_new(eddy_builder *builder, eddy__op op, char *name, uint32_t graph,
+                        uint32_t parent, const char *function)
 {
     if (!name || graph == EDDY__NONE) {
         eddy__free(name);
-        fail_no_memory(builder, function);
+        eddy__fail_no_memory(builder, function);
         return EDDY__NONE;
     }
     if (builder->node_count >= EDDY__TOPOLOGY_NODES_MAX) {
@@ -346,7 +348,7 @@ static uint32_t node_new(eddy_builder *builder, eddy__op op, char *name, uint32_
     if (grow((void **)&builder->nodes, builder->node_count, &builder->node_capacity,
              sizeof *builder->nodes) != EDDY_OK) {
         eddy__free(name);
-        fail_no_memory(builder, function);
+        eddy__fail_no_memory(builder, function);
         return EDDY__NONE;
     }
     uint32_t index = builder->node_count;
@@ -363,21 +365,21 @@ static uint32_t node_new(eddy_builder *builder, eddy__op op, char *name, uint32_
     node->subtopology = -1;
     if (eddy__ids_push(&builder->graph_nodes[graph].members, index) != EDDY_OK) {
         eddy__free(name);
-        fail_no_memory(builder, function);
+        eddy__fail_no_memory(builder, function);
         return EDDY__NONE;
     }
     builder->node_count++;
     if (parent != EDDY__NONE) {
         if (eddy__ids_push(&node->parents, parent) != EDDY_OK ||
             eddy__ids_push(&builder->nodes[parent].children, index) != EDDY_OK) {
-            fail_no_memory(builder, function);
+            eddy__fail_no_memory(builder, function);
             return EDDY__NONE;
         }
     }
     return index;
 }
 
-static uint32_t store_find(const eddy_builder *builder, const char *name)
+uint32_t eddy__store_find(const eddy_builder *builder, const char *name)
 {
     for (uint32_t i = 0; i < builder->store_count; i++)
         if (strcmp(builder->stores[i].name, name) == 0)
@@ -387,14 +389,14 @@ static uint32_t store_find(const eddy_builder *builder, const char *name)
 
 /* A new store (name copied). EDDY__NONE on failure, recorded: a name already in use is
  * EDDY_ERR_EXISTS, as Kafka's "StateStore ... is already added". */
-static uint32_t store_new(eddy_builder *builder, const char *name, eddy_store_kind kind,
-                          bool global, const char *function)
+uint32_t eddy__store_new(eddy_builder *builder, const char *name, eddy_store_kind kind, bool global,
+                         const char *function)
 {
     if (!name) {
-        fail_no_memory(builder, function);
+        eddy__fail_no_memory(builder, function);
         return EDDY__NONE;
     }
-    if (store_find(builder, name) != EDDY__NONE) {
+    if (eddy__store_find(builder, name) != EDDY__NONE) {
         eddy__builder_fail(builder, EDDY_ERR_EXISTS,
                            "%s: a state store named \"%s\" exists already", function, name);
         return EDDY__NONE;
@@ -403,7 +405,7 @@ static uint32_t store_new(eddy_builder *builder, const char *name, eddy_store_ki
     if (!copy || grow((void **)&builder->stores, builder->store_count, &builder->store_capacity,
                       sizeof *builder->stores) != EDDY_OK) {
         eddy__free(copy);
-        fail_no_memory(builder, function);
+        eddy__fail_no_memory(builder, function);
         return EDDY__NONE;
     }
     eddy__store *store = &builder->stores[builder->store_count];
@@ -414,10 +416,13 @@ static uint32_t store_new(eddy_builder *builder, const char *name, eddy_store_ki
     store->global = global;
     store->global_topic = EDDY__NONE;
     store->subtopology = -1;
+    store->type = EDDY__STORE_KEY_VALUE;
+    store->retention_ms = -1;
+    store->caching = true;
     return builder->store_count++;
 }
 
-static eddy_err connect_store(eddy_builder *builder, uint32_t node, uint32_t store)
+eddy_err eddy__connect_store(eddy_builder *builder, uint32_t node, uint32_t store)
 {
     if (eddy__ids_contains(&builder->nodes[node].stores, store))
         return EDDY_OK;
@@ -443,7 +448,7 @@ static uint32_t topic_get(eddy_builder *builder, const char *name, bool internal
     if (!copy || grow((void **)&builder->topics, builder->topic_count, &builder->topic_capacity,
                       sizeof *builder->topics) != EDDY_OK) {
         eddy__free(copy);
-        fail_no_memory(builder, function);
+        eddy__fail_no_memory(builder, function);
         return EDDY__NONE;
     }
     eddy__topic *topic = &builder->topics[builder->topic_count];
@@ -525,6 +530,7 @@ void eddy_builder_destroy(eddy_builder *builder)
         eddy__ids_free(&handle->source_nodes);
         eddy__free(handle->grouped_name);
         eddy__free(handle->prefix);
+        eddy__free(handle->inputs);
         eddy__free(handle);
     }
     eddy__free(builder->handles);
@@ -550,8 +556,8 @@ static eddy__handle *derived_handle(eddy_builder *builder, eddy__handle_kind kin
                                     const char *function)
 {
     if (node == EDDY__NONE)
-        return dead_handle(builder, kind);
-    eddy__handle *out = handle_new(builder, kind, function);
+        return eddy__dead_handle(builder, kind);
+    eddy__handle *out = eddy__handle_new(builder, kind, function);
     if (out->dead)
         return out;
     out->node = node;
@@ -559,27 +565,26 @@ static eddy__handle *derived_handle(eddy_builder *builder, eddy__handle_kind kin
     if (from) {
         out->key_serde = from->key_serde;
         out->value_serde = from->value_serde;
-        if (ids_copy(&out->source_nodes, &from->source_nodes) != EDDY_OK) {
-            fail_no_memory(builder, function);
-            return dead_handle(builder, kind);
+        if (eddy__ids_copy(&out->source_nodes, &from->source_nodes) != EDDY_OK) {
+            eddy__fail_no_memory(builder, function);
+            return eddy__dead_handle(builder, kind);
         }
     }
     return out;
 }
 
 /* A stream handle also inherits whether a key change upstream requires a repartition. */
-static eddy__handle *stream_handle(eddy_builder *builder, const eddy__handle *from, uint32_t node,
-                                   uint32_t graph, const char *function)
+eddy__handle *eddy__stream_handle(eddy_builder *builder, const eddy__handle *from, uint32_t node,
+                                  uint32_t graph, const char *function)
 {
-    eddy__handle *out =
-        derived_handle(builder, EDDY__HANDLE_STREAM, from, node, graph, function);
+    eddy__handle *out = derived_handle(builder, EDDY__HANDLE_STREAM, from, node, graph, function);
     if (!out->dead && from)
         out->repartition_required = from->repartition_required;
     return out;
 }
 
-static eddy__handle *table_handle(eddy_builder *builder, const eddy__handle *from, uint32_t node,
-                                  uint32_t graph, const char *function)
+eddy__handle *eddy__table_handle(eddy_builder *builder, const eddy__handle *from, uint32_t node,
+                                 uint32_t graph, const char *function)
 {
     return derived_handle(builder, EDDY__HANDLE_TABLE, from, node, graph, function);
 }
@@ -588,8 +593,8 @@ static eddy__handle *table_handle(eddy_builder *builder, const eddy__handle *fro
 static uint32_t one_processor(eddy_builder *builder, const eddy__handle *in, eddy__op op,
                               char *name, const char *function, uint32_t *graph)
 {
-    *graph = graph_node_under(builder, &in->graph_node, 1, function);
-    return node_new(builder, op, name, *graph, in->node, function);
+    *graph = eddy__graph_node_under(builder, &in->graph_node, 1, function);
+    return eddy__node_new(builder, op, name, *graph, in->node, function);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -598,7 +603,7 @@ static uint32_t one_processor(eddy_builder *builder, const eddy__handle *in, edd
 /* Checks a topic argument and that no other source reads it yet. */
 static uint32_t source_topic(eddy_builder *builder, const char *topic, const char *function)
 {
-    if (!check_name(builder, function, "topic", topic))
+    if (!eddy__check_name(builder, function, "topic", topic))
         return EDDY__NONE;
     uint32_t index = topic_get(builder, topic, false, function);
     if (index == EDDY__NONE)
@@ -618,12 +623,12 @@ static uint32_t source_node(eddy_builder *builder, char *name, const uint32_t *t
                             uint32_t topic_count, uint32_t graph, const eddy_serde *key_serde,
                             const eddy_serde *value_serde, const char *function)
 {
-    uint32_t node = node_new(builder, EDDY__OP_SOURCE, name, graph, EDDY__NONE, function);
+    uint32_t node = eddy__node_new(builder, EDDY__OP_SOURCE, name, graph, EDDY__NONE, function);
     if (node == EDDY__NONE)
         return EDDY__NONE;
     for (uint32_t i = 0; i < topic_count; i++) {
         if (eddy__ids_push(&builder->nodes[node].topics, topics[i]) != EDDY_OK) {
-            fail_no_memory(builder, function);
+            eddy__fail_no_memory(builder, function);
             return EDDY__NONE;
         }
     }
@@ -643,33 +648,33 @@ eddy_stream *eddy_stream_from_topics(eddy_builder *builder, const char *const *t
         eddy__builder_fail(builder, EDDY_ERR_INVALID_ARGUMENT,
                            "%s: a source reads 1-%d topics (got %zu%s)", function,
                            EDDY__SOURCE_TOPICS_MAX, count, topics ? "" : ", topics NULL");
-        return (eddy_stream *)dead_handle(builder, EDDY__HANDLE_STREAM);
+        return (eddy_stream *)eddy__dead_handle(builder, EDDY__HANDLE_STREAM);
     }
     uint32_t indices[EDDY__SOURCE_TOPICS_MAX];
     for (size_t i = 0; i < count; i++) {
         indices[i] = source_topic(builder, topics[i], function);
         if (indices[i] == EDDY__NONE)
-            return (eddy_stream *)dead_handle(builder, EDDY__HANDLE_STREAM);
+            return (eddy_stream *)eddy__dead_handle(builder, EDDY__HANDLE_STREAM);
         for (size_t j = 0; j < i; j++) {
             if (indices[j] == indices[i]) {
                 eddy__builder_fail(builder, EDDY_ERR_EXISTS, "%s: topic \"%s\" is listed twice",
                                    function, topics[i]);
-                return (eddy_stream *)dead_handle(builder, EDDY__HANDLE_STREAM);
+                return (eddy_stream *)eddy__dead_handle(builder, EDDY__HANDLE_STREAM);
             }
         }
     }
     uint32_t root = 0;
-    uint32_t graph = graph_node_under(builder, &root, 1, function);
-    uint32_t node = source_node(builder, new_processor_name(builder, KSTREAM_SOURCE), indices,
+    uint32_t graph = eddy__graph_node_under(builder, &root, 1, function);
+    uint32_t node = source_node(builder, eddy__new_processor_name(builder, KSTREAM_SOURCE), indices,
                                 (uint32_t)count, graph, key_serde, value_serde, function);
-    eddy__handle *out = stream_handle(builder, NULL, node, graph, function);
+    eddy__handle *out = eddy__stream_handle(builder, NULL, node, graph, function);
     if (out->dead)
         return (eddy_stream *)out;
     out->key_serde = key_serde;
     out->value_serde = value_serde;
     if (eddy__ids_push(&out->source_nodes, node) != EDDY_OK) {
-        fail_no_memory(builder, function);
-        return (eddy_stream *)dead_handle(builder, EDDY__HANDLE_STREAM);
+        eddy__fail_no_memory(builder, function);
+        return (eddy_stream *)eddy__dead_handle(builder, EDDY__HANDLE_STREAM);
     }
     return (eddy_stream *)out;
 }
@@ -681,7 +686,7 @@ eddy_stream *eddy_stream_from(eddy_builder *builder, const char *topic, const ed
         return NULL;
     if (!topic) {
         eddy__builder_fail(builder, EDDY_ERR_INVALID_ARGUMENT, "eddy_stream_from: topic is NULL");
-        return (eddy_stream *)dead_handle(builder, EDDY__HANDLE_STREAM);
+        return (eddy_stream *)eddy__dead_handle(builder, EDDY__HANDLE_STREAM);
     }
     return eddy_stream_from_topics(builder, &topic, 1, key_serde, value_serde);
 }
@@ -692,12 +697,13 @@ static uint32_t materialize_table_source(eddy_builder *builder, uint32_t node, c
     eddy__node *n = &builder->nodes[node];
     if (n->store != EDDY__NONE)
         return n->store;
-    uint32_t store = store_new(builder, n->pending_store, EDDY_STORE_DEFAULT, false, function);
+    uint32_t store =
+        eddy__store_new(builder, n->pending_store, EDDY_STORE_DEFAULT, false, function);
     if (store == EDDY__NONE)
         return EDDY__NONE;
     n = &builder->nodes[node];
-    if (connect_store(builder, node, store) != EDDY_OK) {
-        fail_no_memory(builder, function);
+    if (eddy__connect_store(builder, node, store) != EDDY_OK) {
+        eddy__fail_no_memory(builder, function);
         return EDDY__NONE;
     }
     n->store = store;
@@ -713,41 +719,42 @@ eddy_table *eddy_table_from(eddy_builder *builder, const char *topic, const eddy
     if (!builder)
         return NULL;
     eddy__builder_unbuild(builder);
-    if (store_name && !check_name(builder, function, "store name", store_name))
-        return (eddy_table *)dead_handle(builder, EDDY__HANDLE_TABLE);
+    if (store_name && !eddy__check_name(builder, function, "store name", store_name))
+        return (eddy_table *)eddy__dead_handle(builder, EDDY__HANDLE_TABLE);
     uint32_t topic_index = source_topic(builder, topic, function);
     if (topic_index == EDDY__NONE)
-        return (eddy_table *)dead_handle(builder, EDDY__HANDLE_TABLE);
+        return (eddy_table *)eddy__dead_handle(builder, EDDY__HANDLE_TABLE);
     /* Kafka: the store name (topic + "-STATE-STORE-n") first, then the two processors. */
     char *store = store_name ? eddy__strdup(store_name) : table_store_name(builder, topic);
     uint32_t root = 0;
-    uint32_t graph = graph_node_under(builder, &root, 1, function);
-    uint32_t source = source_node(builder, new_processor_name(builder, KSTREAM_SOURCE),
+    uint32_t graph = eddy__graph_node_under(builder, &root, 1, function);
+    uint32_t source = source_node(builder, eddy__new_processor_name(builder, KSTREAM_SOURCE),
                                   &topic_index, 1, graph, key_serde, value_serde, function);
-    uint32_t node = source == EDDY__NONE ? EDDY__NONE
-                                         : node_new(builder, EDDY__OP_TABLE_SOURCE,
-                                                    new_processor_name(builder, KTABLE_SOURCE),
-                                                    graph, source, function);
+    uint32_t node = source == EDDY__NONE
+                        ? EDDY__NONE
+                        : eddy__node_new(builder, EDDY__OP_TABLE_SOURCE,
+                                         eddy__new_processor_name(builder, KTABLE_SOURCE), graph,
+                                         source, function);
     if (node == EDDY__NONE || !store) {
         eddy__free(store);
         if (!store)
-            fail_no_memory(builder, function);
-        return (eddy_table *)dead_handle(builder, EDDY__HANDLE_TABLE);
+            eddy__fail_no_memory(builder, function);
+        return (eddy_table *)eddy__dead_handle(builder, EDDY__HANDLE_TABLE);
     }
     eddy__node *n = &builder->nodes[node];
     n->pending_store = store;
     n->renamed_with[0] = source;
     n->rename_suffix[0] = "-source";
     if (store_name && materialize_table_source(builder, node, function) == EDDY__NONE)
-        return (eddy_table *)dead_handle(builder, EDDY__HANDLE_TABLE);
-    eddy__handle *out = table_handle(builder, NULL, node, graph, function);
+        return (eddy_table *)eddy__dead_handle(builder, EDDY__HANDLE_TABLE);
+    eddy__handle *out = eddy__table_handle(builder, NULL, node, graph, function);
     if (out->dead)
         return (eddy_table *)out;
     out->key_serde = key_serde;
     out->value_serde = value_serde;
     if (eddy__ids_push(&out->source_nodes, source) != EDDY_OK) {
-        fail_no_memory(builder, function);
-        return (eddy_table *)dead_handle(builder, EDDY__HANDLE_TABLE);
+        eddy__fail_no_memory(builder, function);
+        return (eddy_table *)eddy__dead_handle(builder, EDDY__HANDLE_TABLE);
     }
     return (eddy_table *)out;
 }
@@ -760,14 +767,14 @@ eddy_global_table *eddy_global_table_from(eddy_builder *builder, const char *top
     if (!builder)
         return NULL;
     eddy__builder_unbuild(builder);
-    eddy__handle *dead = dead_handle(builder, EDDY__HANDLE_GLOBAL_TABLE);
-    if (store_name && !check_name(builder, function, "store name", store_name))
+    eddy__handle *dead = eddy__dead_handle(builder, EDDY__HANDLE_GLOBAL_TABLE);
+    if (store_name && !eddy__check_name(builder, function, "store name", store_name))
         return (eddy_global_table *)dead;
     uint32_t topic_index = source_topic(builder, topic, function);
     if (topic_index == EDDY__NONE)
         return (eddy_global_table *)dead;
     char *name = store_name ? eddy__strdup(store_name) : table_store_name(builder, topic);
-    uint32_t store = store_new(builder, name, EDDY_STORE_DEFAULT, true, function);
+    uint32_t store = eddy__store_new(builder, name, EDDY_STORE_DEFAULT, true, function);
     eddy__free(name);
     if (store == EDDY__NONE)
         return (eddy_global_table *)dead;
@@ -776,21 +783,22 @@ eddy_global_table *eddy_global_table_from(eddy_builder *builder, const char *top
     builder->stores[store].value_serde = value_serde;
     builder->topics[topic_index].global = true;
     uint32_t root = 0;
-    uint32_t graph = graph_node_under(builder, &root, 1, function);
-    uint32_t source = source_node(builder, new_processor_name(builder, KSTREAM_SOURCE),
+    uint32_t graph = eddy__graph_node_under(builder, &root, 1, function);
+    uint32_t source = source_node(builder, eddy__new_processor_name(builder, KSTREAM_SOURCE),
                                   &topic_index, 1, graph, key_serde, value_serde, function);
-    uint32_t node = source == EDDY__NONE ? EDDY__NONE
-                                         : node_new(builder, EDDY__OP_GLOBAL_TABLE_SOURCE,
-                                                    new_processor_name(builder, KTABLE_SOURCE),
-                                                    graph, source, function);
-    if (node == EDDY__NONE || connect_store(builder, node, store) != EDDY_OK) {
-        fail_no_memory(builder, function);
+    uint32_t node = source == EDDY__NONE
+                        ? EDDY__NONE
+                        : eddy__node_new(builder, EDDY__OP_GLOBAL_TABLE_SOURCE,
+                                         eddy__new_processor_name(builder, KTABLE_SOURCE), graph,
+                                         source, function);
+    if (node == EDDY__NONE || eddy__connect_store(builder, node, store) != EDDY_OK) {
+        eddy__fail_no_memory(builder, function);
         return (eddy_global_table *)dead;
     }
     builder->nodes[node].store = store;
     builder->nodes[node].renamed_with[0] = source;
     builder->nodes[node].rename_suffix[0] = "-source";
-    eddy__handle *out = handle_new(builder, EDDY__HANDLE_GLOBAL_TABLE, function);
+    eddy__handle *out = eddy__handle_new(builder, EDDY__HANDLE_GLOBAL_TABLE, function);
     if (out->dead)
         return (eddy_global_table *)out;
     out->node = node;
@@ -807,26 +815,25 @@ eddy_global_table *eddy_global_table_from(eddy_builder *builder, const char *top
 /* The shape of filter, map, peek, table filter, ...: one processor with one callback under a
  * stream or a table (`kind`), giving a handle of the same kind. */
 static eddy__handle *single_operator(eddy__handle *in, eddy__handle_kind kind, eddy__op op,
-                                     const char *prefix, const void *callback,
-                                     const char *function)
+                                     const char *prefix, const void *callback, const char *function)
 {
     bool usable;
-    eddy_builder *builder = handle_builder(in, kind, function, &usable);
+    eddy_builder *builder = eddy__handle_builder(in, kind, function, &usable);
     if (!builder)
         return NULL;
     if (!usable)
-        return dead_handle(builder, kind);
+        return eddy__dead_handle(builder, kind);
     if (!callback) {
         eddy__builder_fail(builder, EDDY_ERR_INVALID_ARGUMENT,
                            "%s: the callback is NULL (after %s)", function,
-                           node_name(builder, in->node));
-        return dead_handle(builder, kind);
+                           eddy__node_name(builder, in->node));
+        return eddy__dead_handle(builder, kind);
     }
     uint32_t graph;
     uint32_t node =
-        one_processor(builder, in, op, new_processor_name(builder, prefix), function, &graph);
-    return kind == EDDY__HANDLE_STREAM ? stream_handle(builder, in, node, graph, function)
-                                       : table_handle(builder, in, node, graph, function);
+        one_processor(builder, in, op, eddy__new_processor_name(builder, prefix), function, &graph);
+    return kind == EDDY__HANDLE_STREAM ? eddy__stream_handle(builder, in, node, graph, function)
+                                       : eddy__table_handle(builder, in, node, graph, function);
 }
 
 static eddy__handle *stream_operator(eddy__handle *in, eddy__op op, const char *prefix,
@@ -925,8 +932,8 @@ eddy_stream *eddy_peek(eddy_stream *stream, eddy_action_fn action, void *opaque)
 static eddy_sink *sink_handle(eddy_builder *builder, uint32_t node, const char *function)
 {
     if (node == EDDY__NONE)
-        return (eddy_sink *)dead_handle(builder, EDDY__HANDLE_SINK);
-    eddy__handle *out = handle_new(builder, EDDY__HANDLE_SINK, function);
+        return (eddy_sink *)eddy__dead_handle(builder, EDDY__HANDLE_SINK);
+    eddy__handle *out = eddy__handle_new(builder, EDDY__HANDLE_SINK, function);
     if (!out->dead)
         out->node = node;
     return (eddy_sink *)out;
@@ -939,7 +946,7 @@ eddy_sink *eddy_foreach(eddy_stream *stream, eddy_action_fn action, void *opaque
     if (!out)
         return NULL;
     if (out->dead)
-        return (eddy_sink *)dead_handle(out->builder, EDDY__HANDLE_SINK);
+        return (eddy_sink *)eddy__dead_handle(out->builder, EDDY__HANDLE_SINK);
     out->builder->nodes[out->node].action = action;
     out->builder->nodes[out->node].opaque = opaque;
     /* The stream handle made on the way is simply never handed out. */
@@ -947,8 +954,8 @@ eddy_sink *eddy_foreach(eddy_stream *stream, eddy_action_fn action, void *opaque
 }
 
 /* Checks that `other` is a live stream of `builder`; records the error otherwise. */
-static bool same_builder(eddy_builder *builder, const eddy__handle *other, eddy__handle_kind kind,
-                         const char *what, const char *function)
+bool eddy__same_builder(eddy_builder *builder, const eddy__handle *other, eddy__handle_kind kind,
+                        const char *what, const char *function)
 {
     if (!other) {
         eddy__builder_fail(builder, EDDY_ERR_INVALID_ARGUMENT, "%s: %s is NULL", function, what);
@@ -972,33 +979,34 @@ eddy_stream *eddy_merge(eddy_stream *stream, eddy_stream *other)
     static const char function[] = "eddy_merge";
     eddy__handle *in = H(stream), *in2 = H(other);
     bool usable;
-    eddy_builder *builder = handle_builder(in, EDDY__HANDLE_STREAM, function, &usable);
+    eddy_builder *builder = eddy__handle_builder(in, EDDY__HANDLE_STREAM, function, &usable);
     if (!builder)
         return NULL;
-    if (!usable || !same_builder(builder, in2, EDDY__HANDLE_STREAM, "the other stream", function))
-        return (eddy_stream *)dead_handle(builder, EDDY__HANDLE_STREAM);
-    char *name = new_processor_name(builder, KSTREAM_MERGE);
+    if (!usable ||
+        !eddy__same_builder(builder, in2, EDDY__HANDLE_STREAM, "the other stream", function))
+        return (eddy_stream *)eddy__dead_handle(builder, EDDY__HANDLE_STREAM);
+    char *name = eddy__new_processor_name(builder, KSTREAM_MERGE);
     uint32_t parents[2] = {in->graph_node, in2->graph_node};
-    uint32_t graph =
-        graph_node_under(builder, parents, in->graph_node == in2->graph_node ? 1 : 2, function);
-    uint32_t node = node_new(builder, EDDY__OP_MERGE, name, graph, in->node, function);
+    uint32_t graph = eddy__graph_node_under(builder, parents,
+                                            in->graph_node == in2->graph_node ? 1 : 2, function);
+    uint32_t node = eddy__node_new(builder, EDDY__OP_MERGE, name, graph, in->node, function);
     if (node != EDDY__NONE && in2->node != in->node) {
         if (eddy__ids_push(&builder->nodes[node].parents, in2->node) != EDDY_OK ||
             eddy__ids_push(&builder->nodes[in2->node].children, node) != EDDY_OK) {
-            fail_no_memory(builder, function);
+            eddy__fail_no_memory(builder, function);
             node = EDDY__NONE;
         }
     }
-    eddy__handle *out = stream_handle(builder, in, node, graph, function);
+    eddy__handle *out = eddy__stream_handle(builder, in, node, graph, function);
     if (out->dead)
         return (eddy_stream *)out;
     /* Kafka drops both serdes: neither can safely stand for both streams. */
     out->key_serde = NULL;
     out->value_serde = NULL;
     out->repartition_required = in->repartition_required || in2->repartition_required;
-    if (ids_copy(&out->source_nodes, &in2->source_nodes) != EDDY_OK) {
-        fail_no_memory(builder, function);
-        return (eddy_stream *)dead_handle(builder, EDDY__HANDLE_STREAM);
+    if (eddy__ids_copy(&out->source_nodes, &in2->source_nodes) != EDDY_OK) {
+        eddy__fail_no_memory(builder, function);
+        return (eddy_stream *)eddy__dead_handle(builder, EDDY__HANDLE_STREAM);
     }
     return (eddy_stream *)out;
 }
@@ -1008,11 +1016,11 @@ eddy_branches *eddy_split(eddy_stream *stream, const char *prefix)
     static const char function[] = "eddy_split";
     eddy__handle *in = H(stream);
     bool usable;
-    eddy_builder *builder = handle_builder(in, EDDY__HANDLE_STREAM, function, &usable);
+    eddy_builder *builder = eddy__handle_builder(in, EDDY__HANDLE_STREAM, function, &usable);
     if (!builder)
         return NULL;
-    eddy__handle *dead = dead_handle(builder, EDDY__HANDLE_BRANCHES);
-    if (!usable || (prefix && !check_name(builder, function, "prefix", prefix)))
+    eddy__handle *dead = eddy__dead_handle(builder, EDDY__HANDLE_BRANCHES);
+    if (!usable || (prefix && !eddy__check_name(builder, function, "prefix", prefix)))
         return (eddy_branches *)dead;
     uint32_t graph;
     uint32_t node =
@@ -1020,7 +1028,7 @@ eddy_branches *eddy_split(eddy_stream *stream, const char *prefix)
                       user_or_generated_name(builder, prefix, KSTREAM_BRANCH), function, &graph);
     if (node == EDDY__NONE)
         return (eddy_branches *)dead;
-    eddy__handle *out = handle_new(builder, EDDY__HANDLE_BRANCHES, function);
+    eddy__handle *out = eddy__handle_new(builder, EDDY__HANDLE_BRANCHES, function);
     if (out->dead)
         return (eddy_branches *)out;
     out->node = node;
@@ -1029,8 +1037,8 @@ eddy_branches *eddy_split(eddy_stream *stream, const char *prefix)
     out->value_serde = in->value_serde;
     out->repartition_required = in->repartition_required;
     out->prefix = eddy__strdup(builder->nodes[node].name);
-    if (!out->prefix || ids_copy(&out->source_nodes, &in->source_nodes) != EDDY_OK) {
-        fail_no_memory(builder, function);
+    if (!out->prefix || eddy__ids_copy(&out->source_nodes, &in->source_nodes) != EDDY_OK) {
+        eddy__fail_no_memory(builder, function);
         return (eddy_branches *)dead;
     }
     return (eddy_branches *)out;
@@ -1044,10 +1052,10 @@ static eddy_stream *add_branch(eddy_branches *branches, const char *name,
 {
     eddy__handle *in = H(branches);
     bool usable;
-    eddy_builder *builder = handle_builder(in, EDDY__HANDLE_BRANCHES, function, &usable);
+    eddy_builder *builder = eddy__handle_builder(in, EDDY__HANDLE_BRANCHES, function, &usable);
     if (!builder)
         return NULL;
-    eddy__handle *dead = dead_handle(builder, EDDY__HANDLE_STREAM);
+    eddy__handle *dead = eddy__dead_handle(builder, EDDY__HANDLE_STREAM);
     if (!usable)
         return (eddy_stream *)dead;
     if (in->default_added) {
@@ -1062,9 +1070,9 @@ static eddy_stream *add_branch(eddy_branches *branches, const char *name,
         return (eddy_stream *)dead;
     }
     uint32_t position = is_default ? 0 : in->branch_count + 1;
-    char *child = name ? format_string("%s%s", in->prefix, name)
-                       : format_string("%s%" PRIu32, in->prefix, position);
-    if (child && !check_name(builder, function, "branch name", child)) {
+    char *child = name ? eddy__format_string("%s%s", in->prefix, name)
+                       : eddy__format_string("%s%" PRIu32, in->prefix, position);
+    if (child && !eddy__check_name(builder, function, "branch name", child)) {
         eddy__free(child);
         return (eddy_stream *)dead;
     }
@@ -1085,7 +1093,7 @@ static eddy_stream *add_branch(eddy_branches *branches, const char *name,
         in->default_added = true;
     else
         in->branch_count++;
-    return (eddy_stream *)stream_handle(builder, in, node, graph, function);
+    return (eddy_stream *)eddy__stream_handle(builder, in, node, graph, function);
 }
 
 eddy_stream *eddy_branch(eddy_branches *branches, const char *name, eddy_predicate_fn predicate,
@@ -1105,23 +1113,24 @@ static eddy_sink *sink_operator(eddy_stream *stream, const char *topic,
 {
     eddy__handle *in = H(stream);
     bool usable;
-    eddy_builder *builder = handle_builder(in, EDDY__HANDLE_STREAM, function, &usable);
+    eddy_builder *builder = eddy__handle_builder(in, EDDY__HANDLE_STREAM, function, &usable);
     if (!builder)
         return NULL;
-    eddy__handle *dead = dead_handle(builder, EDDY__HANDLE_SINK);
+    eddy__handle *dead = eddy__dead_handle(builder, EDDY__HANDLE_SINK);
     if (!usable)
         return (eddy_sink *)dead;
     uint32_t topic_index = EDDY__NONE;
     if (!extractor) {
-        if (!check_name(builder, function, "topic", topic))
+        if (!eddy__check_name(builder, function, "topic", topic))
             return (eddy_sink *)dead;
         topic_index = topic_get(builder, topic, false, function);
         if (topic_index == EDDY__NONE)
             return (eddy_sink *)dead;
     }
     uint32_t graph;
-    uint32_t node = one_processor(builder, in, EDDY__OP_SINK,
-                                  new_processor_name(builder, KSTREAM_SINK), function, &graph);
+    uint32_t node =
+        one_processor(builder, in, EDDY__OP_SINK, eddy__new_processor_name(builder, KSTREAM_SINK),
+                      function, &graph);
     if (node == EDDY__NONE)
         return (eddy_sink *)dead;
     eddy__node *n = &builder->nodes[node];
@@ -1143,8 +1152,8 @@ eddy_sink *eddy_to_fn(eddy_stream *stream, eddy_topic_extractor_fn extractor, vo
     if (stream && !extractor && H(stream)->kind == EDDY__HANDLE_STREAM) {
         eddy__builder_fail(H(stream)->builder, EDDY_ERR_INVALID_ARGUMENT,
                            "eddy_to_fn: the topic extractor is NULL (after %s)",
-                           node_name(H(stream)->builder, H(stream)->node));
-        return (eddy_sink *)dead_handle(H(stream)->builder, EDDY__HANDLE_SINK);
+                           eddy__node_name(H(stream)->builder, H(stream)->node));
+        return (eddy_sink *)eddy__dead_handle(H(stream)->builder, EDDY__HANDLE_SINK);
     }
     return sink_operator(stream, NULL, extractor, opaque, "eddy_to_fn");
 }
@@ -1167,13 +1176,7 @@ static bool generated_looking(const char *prefix)
     return true;
 }
 
-/* The names Kafka's createRepartitionedSource gives: the topic, and filter, sink and source
- * processors. Three counter values are burned whatever the outcome. */
-typedef struct repartition_names {
-    char *topic, *filter, *sink, *source;
-} repartition_names;
-
-static void repartition_names_free(repartition_names *names)
+void eddy__repartition_names_free(eddy__repartition_names *names)
 {
     eddy__free(names->topic);
     eddy__free(names->filter);
@@ -1182,16 +1185,16 @@ static void repartition_names_free(repartition_names *names)
     memset(names, 0, sizeof *names);
 }
 
-static bool make_repartition_names(eddy_builder *builder, const char *prefix,
-                                   repartition_names *names, const char *function)
+bool eddy__repartition_names_make(eddy_builder *builder, const char *prefix,
+                                  eddy__repartition_names *names, const char *function)
 {
     size_t length = strlen(prefix), suffix = strlen(REPARTITION_SUFFIX);
     bool has_suffix = length >= suffix && strcmp(prefix + length - suffix, REPARTITION_SUFFIX) == 0;
     names->topic =
-        has_suffix ? eddy__strdup(prefix) : format_string("%s" REPARTITION_SUFFIX, prefix);
-    char *sink = new_processor_name(builder, KSTREAM_SINK);
-    char *filter = new_processor_name(builder, KSTREAM_FILTER);
-    char *source = new_processor_name(builder, KSTREAM_SOURCE);
+        has_suffix ? eddy__strdup(prefix) : eddy__format_string("%s" REPARTITION_SUFFIX, prefix);
+    char *sink = eddy__new_processor_name(builder, KSTREAM_SINK);
+    char *filter = eddy__new_processor_name(builder, KSTREAM_FILTER);
+    char *source = eddy__new_processor_name(builder, KSTREAM_SOURCE);
     if (generated_looking(prefix)) {
         names->sink = sink;
         names->filter = filter;
@@ -1200,13 +1203,13 @@ static bool make_repartition_names(eddy_builder *builder, const char *prefix,
         eddy__free(sink);
         eddy__free(filter);
         eddy__free(source);
-        names->sink = names->topic ? format_string("%s-sink", names->topic) : NULL;
-        names->filter = names->topic ? format_string("%s-filter", names->topic) : NULL;
-        names->source = names->topic ? format_string("%s-source", names->topic) : NULL;
+        names->sink = names->topic ? eddy__format_string("%s-sink", names->topic) : NULL;
+        names->filter = names->topic ? eddy__format_string("%s-filter", names->topic) : NULL;
+        names->source = names->topic ? eddy__format_string("%s-source", names->topic) : NULL;
     }
     if (!names->topic || !names->sink || !names->filter || !names->source) {
-        repartition_names_free(names);
-        fail_no_memory(builder, function);
+        eddy__repartition_names_free(names);
+        eddy__fail_no_memory(builder, function);
         return false;
     }
     return true;
@@ -1232,25 +1235,25 @@ static uint32_t repartition_topic_new(eddy_builder *builder, const char *name, i
 /* Writes a repartition under `parent` (node, graph node): filter -> sink -> topic and a source,
  * in the order Kafka writes them. *source_out receives the source node. Returns the graph
  * node, or EDDY__NONE (recorded). Takes the names over. */
-static uint32_t repartition_new(eddy_builder *builder, uint32_t parent_node, uint32_t parent_graph,
-                                repartition_names *names, int32_t partitions, bool with_filter,
-                                const eddy__handle *in, uint32_t *source_out, const char *function)
+uint32_t eddy__repartition_new(eddy_builder *builder, uint32_t parent_node, uint32_t parent_graph,
+                               eddy__repartition_names *names, int32_t partitions, bool with_filter,
+                               const eddy__handle *in, uint32_t *source_out, const char *function)
 {
     uint32_t topic = repartition_topic_new(builder, names->topic, partitions, function);
     if (topic == EDDY__NONE) {
-        repartition_names_free(names);
+        eddy__repartition_names_free(names);
         return EDDY__NONE;
     }
-    uint32_t graph = graph_node_under(builder, &parent_graph, 1, function);
+    uint32_t graph = eddy__graph_node_under(builder, &parent_graph, 1, function);
     uint32_t sink_parent = parent_node, sink = EDDY__NONE, source = EDDY__NONE;
-    /* node_new and source_node take each name over, so each is cleared once handed on. */
+    /* eddy__node_new and source_node take each name over, so each is cleared once handed on. */
     if (with_filter) {
-        sink_parent = node_new(builder, EDDY__OP_REPARTITION_FILTER, names->filter, graph,
-                               parent_node, function);
+        sink_parent = eddy__node_new(builder, EDDY__OP_REPARTITION_FILTER, names->filter, graph,
+                                     parent_node, function);
         names->filter = NULL;
     }
     if (sink_parent != EDDY__NONE) {
-        sink = node_new(builder, EDDY__OP_SINK, names->sink, graph, sink_parent, function);
+        sink = eddy__node_new(builder, EDDY__OP_SINK, names->sink, graph, sink_parent, function);
         names->sink = NULL;
     }
     if (sink != EDDY__NONE) {
@@ -1258,7 +1261,7 @@ static uint32_t repartition_new(eddy_builder *builder, uint32_t parent_node, uin
                              in->value_serde, function);
         names->source = NULL;
     }
-    repartition_names_free(names);
+    eddy__repartition_names_free(names);
     if (source == EDDY__NONE)
         return EDDY__NONE;
     builder->nodes[sink].sink_topic = topic;
@@ -1273,11 +1276,11 @@ eddy_stream *eddy_repartition(eddy_stream *stream, const char *name, int32_t par
     static const char function[] = "eddy_repartition";
     eddy__handle *in = H(stream);
     bool usable;
-    eddy_builder *builder = handle_builder(in, EDDY__HANDLE_STREAM, function, &usable);
+    eddy_builder *builder = eddy__handle_builder(in, EDDY__HANDLE_STREAM, function, &usable);
     if (!builder)
         return NULL;
-    eddy__handle *dead = dead_handle(builder, EDDY__HANDLE_STREAM);
-    if (!usable || (name && !check_name(builder, function, "name", name)))
+    eddy__handle *dead = eddy__dead_handle(builder, EDDY__HANDLE_STREAM);
+    if (!usable || (name && !eddy__check_name(builder, function, "name", name)))
         return (eddy_stream *)dead;
     if (partitions < 0 || partitions > EDDY_PARTITIONS_MAX) {
         eddy__builder_fail(builder, EDDY_ERR_INVALID_ARGUMENT,
@@ -1286,26 +1289,27 @@ eddy_stream *eddy_repartition(eddy_stream *stream, const char *name, int32_t par
         return (eddy_stream *)dead;
     }
     /* Kafka: a user name is taken as is (no counter burned), else KSTREAM-REPARTITION-<n>. */
-    char *prefix = name ? eddy__strdup(name) : new_processor_name(builder, KSTREAM_REPARTITION);
-    repartition_names names = {0};
-    bool named = prefix && make_repartition_names(builder, prefix, &names, function);
+    char *prefix =
+        name ? eddy__strdup(name) : eddy__new_processor_name(builder, KSTREAM_REPARTITION);
+    eddy__repartition_names names = {0};
+    bool named = prefix && eddy__repartition_names_make(builder, prefix, &names, function);
     if (!prefix)
-        fail_no_memory(builder, function);
+        eddy__fail_no_memory(builder, function);
     eddy__free(prefix);
     if (!named)
         return (eddy_stream *)dead;
     uint32_t source = EDDY__NONE;
-    uint32_t graph = repartition_new(builder, in->node, in->graph_node, &names, partitions, true,
-                                     in, &source, function);
+    uint32_t graph = eddy__repartition_new(builder, in->node, in->graph_node, &names, partitions,
+                                           true, in, &source, function);
     if (graph == EDDY__NONE)
         return (eddy_stream *)dead;
-    eddy__handle *out = stream_handle(builder, in, source, graph, function);
+    eddy__handle *out = eddy__stream_handle(builder, in, source, graph, function);
     if (out->dead)
         return (eddy_stream *)out;
     out->repartition_required = false;
     eddy__ids_free(&out->source_nodes);
     if (eddy__ids_push(&out->source_nodes, source) != EDDY_OK) {
-        fail_no_memory(builder, function);
+        eddy__fail_no_memory(builder, function);
         return (eddy_stream *)dead;
     }
     return (eddy_stream *)out;
@@ -1319,8 +1323,8 @@ static eddy__handle *grouped_handle(eddy_builder *builder, const eddy__handle *i
                                     const char *function)
 {
     if (node == EDDY__NONE)
-        return dead_handle(builder, kind);
-    eddy__handle *out = handle_new(builder, kind, function);
+        return eddy__dead_handle(builder, kind);
+    eddy__handle *out = eddy__handle_new(builder, kind, function);
     if (out->dead)
         return out;
     out->node = node;
@@ -1328,9 +1332,9 @@ static eddy__handle *grouped_handle(eddy_builder *builder, const eddy__handle *i
     out->key_serde = in->key_serde;
     out->value_serde = in->value_serde;
     out->repartition_required = in->repartition_required;
-    if (ids_copy(&out->source_nodes, &in->source_nodes) != EDDY_OK) {
-        fail_no_memory(builder, function);
-        return dead_handle(builder, kind);
+    if (eddy__ids_copy(&out->source_nodes, &in->source_nodes) != EDDY_OK) {
+        eddy__fail_no_memory(builder, function);
+        return eddy__dead_handle(builder, kind);
     }
     return out;
 }
@@ -1340,11 +1344,11 @@ eddy_grouped_stream *eddy_group_by_key(eddy_stream *stream)
     static const char function[] = "eddy_group_by_key";
     eddy__handle *in = H(stream);
     bool usable;
-    eddy_builder *builder = handle_builder(in, EDDY__HANDLE_STREAM, function, &usable);
+    eddy_builder *builder = eddy__handle_builder(in, EDDY__HANDLE_STREAM, function, &usable);
     if (!builder)
         return NULL;
     if (!usable)
-        return (eddy_grouped_stream *)dead_handle(builder, EDDY__HANDLE_GROUPED_STREAM);
+        return (eddy_grouped_stream *)eddy__dead_handle(builder, EDDY__HANDLE_GROUPED_STREAM);
     return (eddy_grouped_stream *)grouped_handle(builder, in, EDDY__HANDLE_GROUPED_STREAM, in->node,
                                                  in->graph_node, function);
 }
@@ -1357,7 +1361,7 @@ eddy_grouped_stream *eddy_group_by(eddy_stream *stream, eddy_key_fn selector, vo
         return NULL;
     eddy_builder *builder = selected->builder;
     if (selected->dead)
-        return (eddy_grouped_stream *)dead_handle(builder, EDDY__HANDLE_GROUPED_STREAM);
+        return (eddy_grouped_stream *)eddy__dead_handle(builder, EDDY__HANDLE_GROUPED_STREAM);
     eddy__handle *out = grouped_handle(builder, selected, EDDY__HANDLE_GROUPED_STREAM,
                                        selected->node, selected->graph_node, function);
     if (!out->dead)
@@ -1369,7 +1373,7 @@ eddy_grouped_stream *eddy_group_by(eddy_stream *stream, eddy_key_fn selector, vo
 static bool rename_node(eddy_builder *builder, uint32_t node, const char *name,
                         const char *function)
 {
-    if (!check_name(builder, function, "name", name))
+    if (!eddy__check_name(builder, function, "name", name))
         return false;
     eddy__node *n = &builder->nodes[node];
     if (n->children.count > 0) {
@@ -1384,13 +1388,13 @@ static bool rename_node(eddy_builder *builder, uint32_t node, const char *name,
     for (int i = 0; i < 2 && ok; i++) {
         if (n->renamed_with[i] == EDDY__NONE)
             continue;
-        names[i + 1] = format_string("%s%s", name, n->rename_suffix[i]);
+        names[i + 1] = eddy__format_string("%s%s", name, n->rename_suffix[i]);
         ok = names[i + 1] != NULL;
     }
     if (!ok) {
         for (int i = 0; i < 3; i++)
             eddy__free(names[i]);
-        fail_no_memory(builder, function);
+        eddy__fail_no_memory(builder, function);
         return false;
     }
     uint32_t targets[3] = {node, n->renamed_with[0], n->renamed_with[1]};
@@ -1423,15 +1427,15 @@ static eddy__handle *grouping_named(eddy__handle *grouped, eddy__handle_kind kin
                                     const char *function)
 {
     bool usable;
-    eddy_builder *builder = handle_builder(grouped, kind, function, &usable);
+    eddy_builder *builder = eddy__handle_builder(grouped, kind, function, &usable);
     if (!builder)
         return NULL;
-    if (!usable || !check_name(builder, function, "name", name))
+    if (!usable || !eddy__check_name(builder, function, "name", name))
         return grouped;
     if (grouped->aggregated || grouped->grouped_name) {
         eddy__builder_fail(builder, EDDY_ERR_STATE,
                            "%s: the grouping of %s is %s already: name it before aggregating",
-                           function, node_name(builder, grouped->node),
+                           function, eddy__node_name(builder, grouped->node),
                            grouped->aggregated ? "aggregated" : "named");
         return grouped;
     }
@@ -1440,7 +1444,7 @@ static eddy__handle *grouping_named(eddy__handle *grouped, eddy__handle_kind kin
         return grouped;
     grouped->grouped_name = eddy__strdup(name);
     if (!grouped->grouped_name)
-        fail_no_memory(builder, function);
+        eddy__fail_no_memory(builder, function);
     return grouped;
 }
 
@@ -1451,13 +1455,13 @@ eddy_grouped_stream *eddy_grouped_named(eddy_grouped_stream *grouped, const char
 }
 
 /* The store name of an aggregation: the user's (checked) or PREFIX-STATE-STORE-<n>. */
-static char *aggregation_store_name(eddy_builder *builder, const char *store_name,
-                                    const char *prefix, const char *function)
+char *eddy__aggregation_store_name(eddy_builder *builder, const char *store_name,
+                                   const char *prefix, const char *function)
 {
     if (store_name) {
-        if (!check_name(builder, function, "store name", store_name))
+        if (!eddy__check_name(builder, function, "store name", store_name))
             return NULL;
-        if (store_find(builder, store_name) != EDDY__NONE) {
+        if (eddy__store_find(builder, store_name) != EDDY__NONE) {
             eddy__builder_fail(builder, EDDY_ERR_EXISTS,
                                "%s: a state store named \"%s\" exists already", function,
                                store_name);
@@ -1465,53 +1469,53 @@ static char *aggregation_store_name(eddy_builder *builder, const char *store_nam
         }
         char *copy = eddy__strdup(store_name);
         if (!copy)
-            fail_no_memory(builder, function);
+            eddy__fail_no_memory(builder, function);
         return copy;
     }
-    char *generated = new_store_name(builder, prefix);
+    char *generated = eddy__new_store_name(builder, prefix);
     if (!generated)
-        fail_no_memory(builder, function);
+        eddy__fail_no_memory(builder, function);
     return generated;
 }
 
 /* Kafka's GroupedStreamAggregateBuilder.build: repartition first when keys changed (reusing a
  * named grouping's repartition), then the aggregating processor with its store. */
-static eddy_table *stream_aggregation(eddy__handle *grouped, eddy__op op, const char *store_name,
-                                      const char *function)
+eddy__handle *eddy__stream_aggregation(eddy__handle *grouped, eddy__op op, const char *prefix,
+                                       const char *store_name, const eddy_serde *value_serde,
+                                       const char *function)
 {
     eddy_builder *builder = grouped->builder;
-    const char *prefix = op == EDDY__OP_STREAM_REDUCE ? KSTREAM_REDUCE : KSTREAM_AGGREGATE;
-    eddy__handle *dead = dead_handle(builder, EDDY__HANDLE_TABLE);
-    char *store = aggregation_store_name(builder, store_name, prefix, function);
+    eddy__handle *dead = eddy__dead_handle(builder, EDDY__HANDLE_TABLE);
+    char *store = eddy__aggregation_store_name(builder, store_name, prefix, function);
     if (!store)
-        return (eddy_table *)dead;
-    char *name = new_processor_name(builder, prefix);
+        return dead;
+    char *name = eddy__new_processor_name(builder, prefix);
     uint32_t parent = grouped->node, parent_graph = grouped->graph_node;
     bool repartitioned = false;
     if (!name) {
-        fail_no_memory(builder, function);
+        eddy__fail_no_memory(builder, function);
         goto fail;
     }
     if (grouped->repartition_required) {
-        repartition_names names = {0};
-        if (!make_repartition_names(builder, grouped->grouped_name ? grouped->grouped_name : store,
-                                    &names, function))
+        eddy__repartition_names names = {0};
+        if (!eddy__repartition_names_make(
+                builder, grouped->grouped_name ? grouped->grouped_name : store, &names, function))
             goto fail;
         if (grouped->repartition_graph_node == EDDY__NONE || !grouped->grouped_name) {
             uint32_t source = EDDY__NONE;
-            uint32_t graph = repartition_new(builder, grouped->node, grouped->graph_node, &names, 0,
-                                             true, grouped, &source, function);
+            uint32_t graph = eddy__repartition_new(builder, grouped->node, grouped->graph_node,
+                                                   &names, 0, true, grouped, &source, function);
             if (graph == EDDY__NONE)
                 goto fail;
             grouped->repartition_graph_node = graph;
             grouped->repartition_source = source;
         } else {
-            repartition_names_free(&names);
+            eddy__repartition_names_free(&names);
             /* Kafka adds the reused repartition node to its parent again, which gives it a
              * new build priority. */
-            if (graph_add(builder, grouped->graph_node, grouped->repartition_graph_node) !=
+            if (eddy__graph_add(builder, grouped->graph_node, grouped->repartition_graph_node) !=
                 EDDY_OK) {
-                fail_no_memory(builder, function);
+                eddy__fail_no_memory(builder, function);
                 goto fail;
             }
         }
@@ -1519,43 +1523,41 @@ static eddy_table *stream_aggregation(eddy__handle *grouped, eddy__op op, const 
         parent_graph = grouped->repartition_graph_node;
         repartitioned = true;
     }
-    uint32_t graph = graph_node_under(builder, &parent_graph, 1, function);
-    uint32_t node = node_new(builder, op, name, graph, parent, function);
+    uint32_t graph = eddy__graph_node_under(builder, &parent_graph, 1, function);
+    uint32_t node = eddy__node_new(builder, op, name, graph, parent, function);
     name = NULL;
     if (node == EDDY__NONE)
         goto fail;
-    uint32_t store_index = store_new(builder, store, EDDY_STORE_DEFAULT, false, function);
+    uint32_t store_index = eddy__store_new(builder, store, EDDY_STORE_DEFAULT, false, function);
     eddy__free(store);
     store = NULL;
     if (store_index == EDDY__NONE)
-        return (eddy_table *)dead;
-    if (connect_store(builder, node, store_index) != EDDY_OK) {
-        fail_no_memory(builder, function);
-        return (eddy_table *)dead;
+        return dead;
+    if (eddy__connect_store(builder, node, store_index) != EDDY_OK) {
+        eddy__fail_no_memory(builder, function);
+        return dead;
     }
     builder->nodes[node].store = store_index;
     grouped->aggregated = true;
-    eddy__handle *out = table_handle(builder, grouped, node, graph, function);
+    eddy__handle *out = eddy__table_handle(builder, grouped, node, graph, function);
     if (out->dead)
-        return (eddy_table *)out;
+        return out;
     out->store = store_index;
     if (repartitioned) {
         eddy__ids_free(&out->source_nodes);
         if (eddy__ids_push(&out->source_nodes, grouped->repartition_source) != EDDY_OK) {
-            fail_no_memory(builder, function);
-            return (eddy_table *)dead;
+            eddy__fail_no_memory(builder, function);
+            return dead;
         }
     }
-    out->value_serde = op == EDDY__OP_STREAM_COUNT    ? eddy_serde_int64()
-                       : op == EDDY__OP_STREAM_REDUCE ? grouped->value_serde
-                                                      : NULL;
+    out->value_serde = value_serde;
     builder->stores[store_index].key_serde = out->key_serde;
     builder->stores[store_index].value_serde = out->value_serde;
-    return (eddy_table *)out;
+    return out;
 fail:
     eddy__free(store);
     eddy__free(name);
-    return (eddy_table *)dead;
+    return dead;
 }
 
 static eddy__handle *aggregation_input(eddy_grouped_stream *grouped, const void *callback,
@@ -1563,15 +1565,16 @@ static eddy__handle *aggregation_input(eddy_grouped_stream *grouped, const void 
 {
     bool usable;
     eddy__handle *in = H(grouped);
-    eddy_builder *builder = handle_builder(in, EDDY__HANDLE_GROUPED_STREAM, function, &usable);
+    eddy_builder *builder =
+        eddy__handle_builder(in, EDDY__HANDLE_GROUPED_STREAM, function, &usable);
     if (!builder)
         return NULL;
     if (!usable)
-        return dead_handle(builder, EDDY__HANDLE_TABLE);
+        return eddy__dead_handle(builder, EDDY__HANDLE_TABLE);
     if (!callback || !callback2) {
         eddy__builder_fail(builder, EDDY_ERR_INVALID_ARGUMENT, "%s: a callback is NULL (after %s)",
-                           function, node_name(builder, in->node));
-        return dead_handle(builder, EDDY__HANDLE_TABLE);
+                           function, eddy__node_name(builder, in->node));
+        return eddy__dead_handle(builder, EDDY__HANDLE_TABLE);
     }
     return in;
 }
@@ -1581,7 +1584,8 @@ eddy_table *eddy_count(eddy_grouped_stream *grouped, const char *store_name)
     eddy__handle *in = aggregation_input(grouped, "", "", "eddy_count");
     if (!in || in->dead)
         return (eddy_table *)in;
-    return stream_aggregation(in, EDDY__OP_STREAM_COUNT, store_name, "eddy_count");
+    return (eddy_table *)eddy__stream_aggregation(in, EDDY__OP_STREAM_COUNT, KSTREAM_AGGREGATE,
+                                                  store_name, eddy_serde_int64(), "eddy_count");
 }
 
 eddy_table *eddy_reduce(eddy_grouped_stream *grouped, eddy_reducer_fn reducer, void *opaque,
@@ -1590,8 +1594,8 @@ eddy_table *eddy_reduce(eddy_grouped_stream *grouped, eddy_reducer_fn reducer, v
     eddy__handle *in = aggregation_input(grouped, (const void *)reducer, "", "eddy_reduce");
     if (!in || in->dead)
         return (eddy_table *)in;
-    eddy__handle *out =
-        H(stream_aggregation(in, EDDY__OP_STREAM_REDUCE, store_name, "eddy_reduce"));
+    eddy__handle *out = eddy__stream_aggregation(in, EDDY__OP_STREAM_REDUCE, KSTREAM_REDUCE,
+                                                 store_name, in->value_serde, "eddy_reduce");
     if (!out->dead) {
         out->builder->nodes[out->node].reducer = reducer;
         out->builder->nodes[out->node].opaque = opaque;
@@ -1606,8 +1610,8 @@ eddy_table *eddy_aggregate(eddy_grouped_stream *grouped, eddy_initializer_fn ini
                                          (const void *)aggregator, "eddy_aggregate");
     if (!in || in->dead)
         return (eddy_table *)in;
-    eddy__handle *out =
-        H(stream_aggregation(in, EDDY__OP_STREAM_AGGREGATE, store_name, "eddy_aggregate"));
+    eddy__handle *out = eddy__stream_aggregation(in, EDDY__OP_STREAM_AGGREGATE, KSTREAM_AGGREGATE,
+                                                 store_name, NULL, "eddy_aggregate");
     if (!out->dead) {
         out->builder->nodes[out->node].initializer = initializer;
         out->builder->nodes[out->node].aggregator = aggregator;
@@ -1621,11 +1625,15 @@ eddy_table *eddy_aggregate(eddy_grouped_stream *grouped, eddy_initializer_fn ini
 
 /* The store a reader of `table` uses (Kafka's valueGetterSupplier().storeNames()): up through
  * unmaterialized filters and map-values to a store, materializing a source table if needed
- * (Kafka's KTableSource.materialize()). Also what Kafka's enableSendingOldValues(true) does. */
-static uint32_t table_getter_store(eddy_builder *builder, uint32_t node, const char *function)
+ * (Kafka's KTableSource.materialize()); a cogroup's merge reads its aggregations' store.
+ * EDDY__NONE (recorded) where Kafka's getter reads several stores, which the runtime's value
+ * getters do not: a table-table join's result (both sides' stores) and a suppression (its
+ * buffer, then its parent's). */
+uint32_t eddy__table_getter_store(eddy_builder *builder, uint32_t table, const char *function)
 {
+    uint32_t node = table;
     for (uint32_t steps = 0; steps <= builder->node_count; steps++) {
-        eddy__node *n = &builder->nodes[node];
+        const eddy__node *n = &builder->nodes[node];
         switch (n->op) {
         case EDDY__OP_TABLE_SOURCE:
             return materialize_table_source(builder, node, function);
@@ -1633,12 +1641,62 @@ static uint32_t table_getter_store(eddy_builder *builder, uint32_t node, const c
         case EDDY__OP_TABLE_FILTER_NOT:
         case EDDY__OP_TABLE_MAP_VALUES:
             node = n->parents.items[0];
+            continue;
+        case EDDY__OP_MERGE: /* a cogroup's, or a table-table join's (several stores) */
+            if (builder->nodes[n->parents.items[0]].op == EDDY__OP_COGROUP_AGGREGATE)
+                return builder->nodes[n->parents.items[0]].store;
+            break;
+        case EDDY__OP_SUPPRESS: /* its buffer, then its parent's stores */
             break;
         default:
-            return n->store;
+            if (n->store != EDDY__NONE)
+                return n->store;
+            break;
+        }
+        break;
+    }
+    eddy__builder_fail(builder, EDDY_ERR_STATE,
+                       "%s: table %s%s%s: its values come from several stores (a table-table "
+                       "join's or a suppression's result), which value getters do not read yet",
+                       function, builder->nodes[table].name, node == table ? "" : ", read through ",
+                       node == table ? "" : builder->nodes[node].name);
+    return EDDY__NONE;
+}
+
+/* Kafka's enableSendingOldValues(true): the changes of `table` must carry old values, so every
+ * source table it reads through pass-through operators (filters, map-values, suppressions,
+ * both sides of table-table joins) is materialized. Aggregations keep their own store.
+ * EDDY_OK, or the error (recorded). */
+eddy_err eddy__table_send_old_values(eddy_builder *builder, uint32_t table, const char *function)
+{
+    eddy__ids pending = {0};
+    eddy_err err = eddy__ids_push(&pending, table);
+    while (err == EDDY_OK && pending.count > 0) {
+        uint32_t node = pending.items[--pending.count];
+        const eddy__node *n = &builder->nodes[node];
+        switch (n->op) {
+        case EDDY__OP_TABLE_SOURCE:
+            if (materialize_table_source(builder, node, function) == EDDY__NONE)
+                err = builder->error;
+            break;
+        case EDDY__OP_TABLE_FILTER:
+        case EDDY__OP_TABLE_FILTER_NOT:
+        case EDDY__OP_TABLE_MAP_VALUES:
+        case EDDY__OP_SUPPRESS:
+        case EDDY__OP_TABLE_JOIN_THIS:
+        case EDDY__OP_TABLE_JOIN_OTHER:
+        case EDDY__OP_MERGE: /* a table-table join's (a cogroup's has aggregations above) */
+            for (uint32_t i = 0; i < n->parents.count && err == EDDY_OK; i++)
+                err = eddy__ids_push(&pending, n->parents.items[i]);
+            if (err != EDDY_OK)
+                err = eddy__fail_no_memory(builder, function);
+            break;
+        default:
+            break;
         }
     }
-    return EDDY__NONE;
+    eddy__ids_free(&pending);
+    return err;
 }
 
 static eddy__handle *table_operator(eddy__handle *in, eddy__op op, const char *prefix,
@@ -1687,15 +1745,16 @@ eddy_stream *eddy_to_stream(eddy_table *table)
     static const char function[] = "eddy_to_stream";
     eddy__handle *in = H(table);
     bool usable;
-    eddy_builder *builder = handle_builder(in, EDDY__HANDLE_TABLE, function, &usable);
+    eddy_builder *builder = eddy__handle_builder(in, EDDY__HANDLE_TABLE, function, &usable);
     if (!builder)
         return NULL;
     if (!usable)
-        return (eddy_stream *)dead_handle(builder, EDDY__HANDLE_STREAM);
+        return (eddy_stream *)eddy__dead_handle(builder, EDDY__HANDLE_STREAM);
     uint32_t graph;
-    uint32_t node = one_processor(builder, in, EDDY__OP_TABLE_TO_STREAM,
-                                  new_processor_name(builder, KTABLE_TOSTREAM), function, &graph);
-    eddy__handle *out = stream_handle(builder, in, node, graph, function);
+    uint32_t node =
+        one_processor(builder, in, EDDY__OP_TABLE_TO_STREAM,
+                      eddy__new_processor_name(builder, KTABLE_TOSTREAM), function, &graph);
+    eddy__handle *out = eddy__stream_handle(builder, in, node, graph, function);
     if (!out->dead)
         out->repartition_required = false;
     return (eddy_stream *)out;
@@ -1718,12 +1777,12 @@ eddy_grouped_table *eddy_table_group_by(eddy_table *table, eddy_map_fn mapper, v
         return NULL;
     eddy_builder *builder = selected->builder;
     if (selected->dead)
-        return (eddy_grouped_table *)dead_handle(builder, EDDY__HANDLE_GROUPED_TABLE);
+        return (eddy_grouped_table *)eddy__dead_handle(builder, EDDY__HANDLE_GROUPED_TABLE);
     builder->nodes[selected->node].map = mapper;
     builder->nodes[selected->node].opaque = opaque;
     /* An update must subtract the old row: the table read must keep old values. */
-    if (table_getter_store(builder, H(table)->node, function) == EDDY__NONE)
-        return (eddy_grouped_table *)dead_handle(builder, EDDY__HANDLE_GROUPED_TABLE);
+    if (eddy__table_send_old_values(builder, H(table)->node, function) != EDDY_OK)
+        return (eddy_grouped_table *)eddy__dead_handle(builder, EDDY__HANDLE_GROUPED_TABLE);
     eddy__handle *out = grouped_handle(builder, selected, EDDY__HANDLE_GROUPED_TABLE,
                                        selected->node, selected->graph_node, function);
     if (!out->dead) {
@@ -1748,56 +1807,57 @@ static eddy__handle *table_aggregation(eddy_grouped_table *grouped_table, eddy__
 {
     eddy__handle *grouped = H(grouped_table);
     bool usable;
-    eddy_builder *builder = handle_builder(grouped, EDDY__HANDLE_GROUPED_TABLE, function, &usable);
+    eddy_builder *builder =
+        eddy__handle_builder(grouped, EDDY__HANDLE_GROUPED_TABLE, function, &usable);
     if (!builder)
         return NULL;
-    eddy__handle *dead = dead_handle(builder, EDDY__HANDLE_TABLE);
+    eddy__handle *dead = eddy__dead_handle(builder, EDDY__HANDLE_TABLE);
     if (!usable)
         return dead;
     if (!callbacks_given) {
         eddy__builder_fail(builder, EDDY_ERR_INVALID_ARGUMENT, "%s: a callback is NULL (after %s)",
-                           function, node_name(builder, grouped->node));
+                           function, eddy__node_name(builder, grouped->node));
         return dead;
     }
-    char *store = aggregation_store_name(builder, store_name, KTABLE_AGGREGATE, function);
+    char *store = eddy__aggregation_store_name(builder, store_name, KTABLE_AGGREGATE, function);
     if (!store)
         return dead;
-    char *sink_name = new_processor_name(builder, KSTREAM_SINK);
-    char *source_name = new_processor_name(builder, KSTREAM_SOURCE);
-    char *name =
-        new_processor_name(builder, op == EDDY__OP_TABLE_REDUCE ? KTABLE_REDUCE : KTABLE_AGGREGATE);
-    char *topic = format_string("%s" REPARTITION_SUFFIX,
-                                grouped->grouped_name ? grouped->grouped_name : store);
+    char *sink_name = eddy__new_processor_name(builder, KSTREAM_SINK);
+    char *source_name = eddy__new_processor_name(builder, KSTREAM_SOURCE);
+    char *name = eddy__new_processor_name(builder, op == EDDY__OP_TABLE_REDUCE ? KTABLE_REDUCE
+                                                                               : KTABLE_AGGREGATE);
+    char *topic = eddy__format_string("%s" REPARTITION_SUFFIX,
+                                      grouped->grouped_name ? grouped->grouped_name : store);
     uint32_t node = EDDY__NONE, graph = EDDY__NONE;
     bool fresh = grouped->repartition_graph_node == EDDY__NONE || !grouped->grouped_name;
     if (!sink_name || !source_name || !name || !topic) {
-        fail_no_memory(builder, function);
+        eddy__fail_no_memory(builder, function);
         goto done;
     }
     if (fresh) {
-        repartition_names names = {.topic = topic, .sink = sink_name, .source = source_name};
+        eddy__repartition_names names = {.topic = topic, .sink = sink_name, .source = source_name};
         topic = sink_name = source_name = NULL;
         uint32_t source = EDDY__NONE;
-        uint32_t repartition = repartition_new(builder, grouped->node, grouped->graph_node, &names,
-                                               0, false, grouped, &source, function);
+        uint32_t repartition = eddy__repartition_new(builder, grouped->node, grouped->graph_node,
+                                                     &names, 0, false, grouped, &source, function);
         if (repartition == EDDY__NONE)
             goto done;
         grouped->repartition_graph_node = repartition;
         grouped->repartition_source = source;
-    } else if (graph_add(builder, grouped->graph_node, grouped->repartition_graph_node) !=
+    } else if (eddy__graph_add(builder, grouped->graph_node, grouped->repartition_graph_node) !=
                EDDY_OK) {
-        fail_no_memory(builder, function);
+        eddy__fail_no_memory(builder, function);
         goto done;
     }
-    graph = graph_node_under(builder, &grouped->repartition_graph_node, 1, function);
-    node = node_new(builder, op, name, graph, grouped->repartition_source, function);
+    graph = eddy__graph_node_under(builder, &grouped->repartition_graph_node, 1, function);
+    node = eddy__node_new(builder, op, name, graph, grouped->repartition_source, function);
     name = NULL;
     if (node == EDDY__NONE)
         goto done;
-    uint32_t store_index = store_new(builder, store, EDDY_STORE_DEFAULT, false, function);
-    if (store_index == EDDY__NONE || connect_store(builder, node, store_index) != EDDY_OK) {
+    uint32_t store_index = eddy__store_new(builder, store, EDDY_STORE_DEFAULT, false, function);
+    if (store_index == EDDY__NONE || eddy__connect_store(builder, node, store_index) != EDDY_OK) {
         if (store_index != EDDY__NONE)
-            fail_no_memory(builder, function);
+            eddy__fail_no_memory(builder, function);
         node = EDDY__NONE;
         goto done;
     }
@@ -1820,13 +1880,13 @@ done:
     if (node == EDDY__NONE)
         return dead;
     grouped->aggregated = true;
-    eddy__handle *out = table_handle(builder, grouped, node, graph, function);
+    eddy__handle *out = eddy__table_handle(builder, grouped, node, graph, function);
     if (out->dead)
         return out;
     out->store = builder->nodes[node].store;
     eddy__ids_free(&out->source_nodes);
     if (eddy__ids_push(&out->source_nodes, grouped->repartition_source) != EDDY_OK) {
-        fail_no_memory(builder, function);
+        eddy__fail_no_memory(builder, function);
         return dead;
     }
     return out;
@@ -1877,7 +1937,7 @@ eddy_table *eddy_table_aggregate(eddy_grouped_table *grouped, eddy_initializer_f
 /* ------------------------------------------------------------------------------------------ */
 /* Joins                                                                                      */
 
-static eddy_err copartition(eddy_builder *builder, const eddy__ids *sources)
+eddy_err eddy__copartition(eddy_builder *builder, const eddy__ids *sources)
 {
     if (grow((void **)&builder->copartition_sources, builder->copartition_count,
              &builder->copartition_capacity, sizeof *builder->copartition_sources) != EDDY_OK)
@@ -1885,7 +1945,35 @@ static eddy_err copartition(eddy_builder *builder, const eddy__ids *sources)
     eddy__ids *group = &builder->copartition_sources[builder->copartition_count];
     memset(group, 0, sizeof *group);
     builder->copartition_count++;
-    return ids_copy(group, sources);
+    return eddy__ids_copy(group, sources);
+}
+
+/* Kafka's repartitionForJoin, for a stream whose keys changed: a repartition named after the
+ * stream's processor, made by the first join and reused by every later one (three counter
+ * values burned each time). Returns the node a join attaches to (the repartition's source, or
+ * the stream's own node) and its graph node; EDDY__NONE on failure (recorded). */
+uint32_t eddy__join_input(eddy_builder *builder, eddy__handle *in, uint32_t *graph,
+                          const char *function)
+{
+    *graph = in->graph_node;
+    if (!in->repartition_required)
+        return in->node;
+    eddy__repartition_names names = {0};
+    if (!eddy__repartition_names_make(builder, builder->nodes[in->node].name, &names, function))
+        return EDDY__NONE;
+    if (in->join_repartition_graph_node == EDDY__NONE) {
+        uint32_t source = EDDY__NONE;
+        uint32_t repartition = eddy__repartition_new(builder, in->node, in->graph_node, &names, 0,
+                                                     true, in, &source, function);
+        if (repartition == EDDY__NONE)
+            return EDDY__NONE;
+        in->join_repartition_graph_node = repartition;
+        in->join_repartition_source = source;
+    } else {
+        eddy__repartition_names_free(&names);
+    }
+    *graph = in->join_repartition_graph_node;
+    return in->join_repartition_source;
 }
 
 static eddy_stream *join_table(eddy_stream *stream, eddy_table *table, eddy_joiner_fn joiner,
@@ -1893,61 +1981,43 @@ static eddy_stream *join_table(eddy_stream *stream, eddy_table *table, eddy_join
 {
     eddy__handle *in = H(stream), *other = H(table);
     bool usable;
-    eddy_builder *builder = handle_builder(in, EDDY__HANDLE_STREAM, function, &usable);
+    eddy_builder *builder = eddy__handle_builder(in, EDDY__HANDLE_STREAM, function, &usable);
     if (!builder)
         return NULL;
-    eddy__handle *dead = dead_handle(builder, EDDY__HANDLE_STREAM);
-    if (!usable || !same_builder(builder, other, EDDY__HANDLE_TABLE, "the table", function))
+    eddy__handle *dead = eddy__dead_handle(builder, EDDY__HANDLE_STREAM);
+    if (!usable || !eddy__same_builder(builder, other, EDDY__HANDLE_TABLE, "the table", function))
         return (eddy_stream *)dead;
     if (!joiner) {
         eddy__builder_fail(builder, EDDY_ERR_INVALID_ARGUMENT, "%s: the joiner is NULL (after %s)",
-                           function, node_name(builder, in->node));
+                           function, eddy__node_name(builder, in->node));
         return (eddy_stream *)dead;
     }
-    uint32_t parent = in->node, parent_graph = in->graph_node;
+    uint32_t parent_graph;
+    uint32_t parent = eddy__join_input(builder, in, &parent_graph, function);
+    if (parent == EDDY__NONE)
+        return (eddy_stream *)dead;
     eddy__ids sources = {0};
-    eddy_err err = EDDY_OK;
-    if (in->repartition_required) {
-        /* Kafka's repartitionForJoin: named after this stream's processor, reused by every
-         * later join of the same stream; three counter values burned each time. */
-        repartition_names names = {0};
-        if (!make_repartition_names(builder, builder->nodes[in->node].name, &names, function))
-            return (eddy_stream *)dead;
-        if (in->join_repartition_graph_node == EDDY__NONE) {
-            uint32_t source = EDDY__NONE;
-            uint32_t graph = repartition_new(builder, in->node, in->graph_node, &names, 0, true, in,
-                                             &source, function);
-            if (graph == EDDY__NONE)
-                return (eddy_stream *)dead;
-            in->join_repartition_graph_node = graph;
-            in->join_repartition_source = source;
-        } else {
-            repartition_names_free(&names);
-        }
-        parent = in->join_repartition_source;
-        parent_graph = in->join_repartition_graph_node;
-        err = eddy__ids_push(&sources, parent);
-    } else {
-        err = ids_copy(&sources, &in->source_nodes);
-    }
+    eddy_err err = in->repartition_required ? eddy__ids_push(&sources, parent)
+                                            : eddy__ids_copy(&sources, &in->source_nodes);
     if (err == EDDY_OK)
-        err = ids_copy(&sources, &other->source_nodes);
+        err = eddy__ids_copy(&sources, &other->source_nodes);
     if (err == EDDY_OK)
-        err = copartition(builder, &sources);
+        err = eddy__copartition(builder, &sources);
     if (err != EDDY_OK) {
         eddy__ids_free(&sources);
-        fail_no_memory(builder, function);
+        eddy__fail_no_memory(builder, function);
         return (eddy_stream *)dead;
     }
-    char *name = new_processor_name(builder, left ? KSTREAM_LEFTJOIN : KSTREAM_JOIN);
-    uint32_t store = table_getter_store(builder, other->node, function);
-    uint32_t graph = graph_node_under(builder, &parent_graph, 1, function);
-    uint32_t node = store == EDDY__NONE
-                        ? (eddy__free(name), EDDY__NONE)
-                        : node_new(builder, left ? EDDY__OP_LEFT_JOIN_TABLE : EDDY__OP_JOIN_TABLE,
-                                   name, graph, parent, function);
-    if (node != EDDY__NONE && connect_store(builder, node, store) != EDDY_OK) {
-        fail_no_memory(builder, function);
+    char *name = eddy__new_processor_name(builder, left ? KSTREAM_LEFTJOIN : KSTREAM_JOIN);
+    uint32_t store = eddy__table_getter_store(builder, other->node, function);
+    uint32_t graph = eddy__graph_node_under(builder, &parent_graph, 1, function);
+    uint32_t node =
+        store == EDDY__NONE
+            ? (eddy__free(name), EDDY__NONE)
+            : eddy__node_new(builder, left ? EDDY__OP_LEFT_JOIN_TABLE : EDDY__OP_JOIN_TABLE, name,
+                             graph, parent, function);
+    if (node != EDDY__NONE && eddy__connect_store(builder, node, store) != EDDY_OK) {
+        eddy__fail_no_memory(builder, function);
         node = EDDY__NONE;
     }
     if (node == EDDY__NONE) {
@@ -1958,7 +2028,7 @@ static eddy_stream *join_table(eddy_stream *stream, eddy_table *table, eddy_join
     builder->nodes[node].join_table = other->node;
     builder->nodes[node].joiner = joiner;
     builder->nodes[node].opaque = opaque;
-    eddy__handle *out = stream_handle(builder, NULL, node, graph, function);
+    eddy__handle *out = eddy__stream_handle(builder, NULL, node, graph, function);
     if (!out->dead) {
         out->key_serde = in->key_serde;
         out->source_nodes = sources;
@@ -1986,24 +2056,24 @@ static eddy_stream *join_global(eddy_stream *stream, eddy_global_table *table,
 {
     eddy__handle *in = H(stream), *other = H(table);
     bool usable;
-    eddy_builder *builder = handle_builder(in, EDDY__HANDLE_STREAM, function, &usable);
+    eddy_builder *builder = eddy__handle_builder(in, EDDY__HANDLE_STREAM, function, &usable);
     if (!builder)
         return NULL;
-    eddy__handle *dead = dead_handle(builder, EDDY__HANDLE_STREAM);
-    if (!usable ||
-        !same_builder(builder, other, EDDY__HANDLE_GLOBAL_TABLE, "the global table", function))
+    eddy__handle *dead = eddy__dead_handle(builder, EDDY__HANDLE_STREAM);
+    if (!usable || !eddy__same_builder(builder, other, EDDY__HANDLE_GLOBAL_TABLE,
+                                       "the global table", function))
         return (eddy_stream *)dead;
     if (!key_selector || !joiner) {
         eddy__builder_fail(builder, EDDY_ERR_INVALID_ARGUMENT, "%s: the %s is NULL (after %s)",
                            function, key_selector ? "joiner" : "key selector",
-                           node_name(builder, in->node));
+                           eddy__node_name(builder, in->node));
         return (eddy_stream *)dead;
     }
     /* Kafka names inner and left global joins KSTREAM-LEFTJOIN- alike. */
     uint32_t graph;
     uint32_t node =
         one_processor(builder, in, left ? EDDY__OP_LEFT_JOIN_GLOBAL : EDDY__OP_JOIN_GLOBAL,
-                      new_processor_name(builder, KSTREAM_LEFTJOIN), function, &graph);
+                      eddy__new_processor_name(builder, KSTREAM_LEFTJOIN), function, &graph);
     if (node == EDDY__NONE)
         return (eddy_stream *)dead;
     eddy__node *n = &builder->nodes[node];
@@ -2011,7 +2081,7 @@ static eddy_stream *join_global(eddy_stream *stream, eddy_global_table *table,
     n->key = key_selector;
     n->joiner = joiner;
     n->opaque = opaque;
-    eddy__handle *out = stream_handle(builder, in, node, graph, function);
+    eddy__handle *out = eddy__stream_handle(builder, in, node, graph, function);
     if (!out->dead)
         out->value_serde = NULL;
     return (eddy_stream *)out;
@@ -2038,14 +2108,14 @@ void eddy_builder_add_store(eddy_builder *builder, const char *name, eddy_store_
     if (!builder)
         return;
     eddy__builder_unbuild(builder);
-    if (!check_name(builder, function, "store name", name))
+    if (!eddy__check_name(builder, function, "store name", name))
         return;
     if (kind != EDDY_STORE_DEFAULT && kind != EDDY_STORE_MEMORY && kind != EDDY_STORE_ROCKSDB) {
         eddy__builder_fail(builder, EDDY_ERR_INVALID_ARGUMENT, "%s: store \"%s\": unknown kind %d",
                            function, name, (int)kind);
         return;
     }
-    store_new(builder, name, kind, false, function);
+    eddy__store_new(builder, name, kind, false, function);
 }
 
 void eddy_builder_set_timestamp_extractor(eddy_builder *builder,
@@ -2065,7 +2135,7 @@ void eddy_builder_store_options(eddy_builder *builder, const char *name, eddy_st
     if (!builder)
         return;
     eddy__builder_unbuild(builder);
-    if (!check_name(builder, function, "store name", name))
+    if (!eddy__check_name(builder, function, "store name", name))
         return;
     if (kind != EDDY_STORE_DEFAULT && kind != EDDY_STORE_MEMORY && kind != EDDY_STORE_ROCKSDB) {
         eddy__builder_fail(builder, EDDY_ERR_INVALID_ARGUMENT, "%s: store \"%s\": unknown kind %d",
@@ -2076,7 +2146,7 @@ void eddy_builder_store_options(eddy_builder *builder, const char *name, eddy_st
     if (!copy || grow((void **)&builder->store_options, builder->store_option_count,
                       &builder->store_option_capacity, sizeof *builder->store_options) != EDDY_OK) {
         eddy__free(copy);
-        fail_no_memory(builder, function);
+        eddy__fail_no_memory(builder, function);
         return;
     }
     builder->store_options[builder->store_option_count++] =
@@ -2089,19 +2159,19 @@ eddy_stream *eddy_process(eddy_stream *stream, const eddy_processor_def *def,
     static const char function[] = "eddy_process";
     eddy__handle *in = H(stream);
     bool usable;
-    eddy_builder *builder = handle_builder(in, EDDY__HANDLE_STREAM, function, &usable);
+    eddy_builder *builder = eddy__handle_builder(in, EDDY__HANDLE_STREAM, function, &usable);
     if (!builder)
         return NULL;
-    eddy__handle *dead = dead_handle(builder, EDDY__HANDLE_STREAM);
+    eddy__handle *dead = eddy__dead_handle(builder, EDDY__HANDLE_STREAM);
     if (!usable)
         return (eddy_stream *)dead;
     if (!def || !def->process) {
         eddy__builder_fail(builder, EDDY_ERR_INVALID_ARGUMENT,
                            "%s: the processor definition%s is NULL (after %s)", function,
-                           def ? "'s process callback" : "", node_name(builder, in->node));
+                           def ? "'s process callback" : "", eddy__node_name(builder, in->node));
         return (eddy_stream *)dead;
     }
-    if (def->name && !check_name(builder, function, "processor name", def->name))
+    if (def->name && !eddy__check_name(builder, function, "processor name", def->name))
         return (eddy_stream *)dead;
     if ((store_count > 0 && !store_names) || store_count > EDDY__PROCESSOR_STORES_MAX) {
         eddy__builder_fail(builder, EDDY_ERR_INVALID_ARGUMENT, "%s: %zu store names%s (at most %d)",
@@ -2110,9 +2180,9 @@ eddy_stream *eddy_process(eddy_stream *stream, const eddy_processor_def *def,
         return (eddy_stream *)dead;
     }
     for (size_t i = 0; i < store_count; i++) {
-        if (!check_name(builder, function, "store name", store_names[i]))
+        if (!eddy__check_name(builder, function, "store name", store_names[i]))
             return (eddy_stream *)dead;
-        uint32_t store = store_find(builder, store_names[i]);
+        uint32_t store = eddy__store_find(builder, store_names[i]);
         if (store == EDDY__NONE || builder->stores[store].global) {
             eddy__builder_fail(
                 builder, store == EDDY__NONE ? EDDY_ERR_NOT_FOUND : EDDY_ERR_INVALID_ARGUMENT,
@@ -2125,7 +2195,7 @@ eddy_stream *eddy_process(eddy_stream *stream, const eddy_processor_def *def,
     }
     /* Kafka's process(): a Named is used as is; otherwise KSTREAM-PROCESSOR-<n>. */
     char *name =
-        def->name ? eddy__strdup(def->name) : new_processor_name(builder, KSTREAM_PROCESSOR);
+        def->name ? eddy__strdup(def->name) : eddy__new_processor_name(builder, KSTREAM_PROCESSOR);
     uint32_t graph;
     uint32_t node = one_processor(builder, in, EDDY__OP_PROCESS, name, function, &graph);
     if (node == EDDY__NONE)
@@ -2135,12 +2205,13 @@ eddy_stream *eddy_process(eddy_stream *stream, const eddy_processor_def *def,
     n->def.name = NULL;
     n->opaque = def->opaque;
     for (size_t i = 0; i < store_count; i++) {
-        if (connect_store(builder, node, store_find(builder, store_names[i])) != EDDY_OK) {
-            fail_no_memory(builder, function);
+        if (eddy__connect_store(builder, node, eddy__store_find(builder, store_names[i])) !=
+            EDDY_OK) {
+            eddy__fail_no_memory(builder, function);
             return (eddy_stream *)dead;
         }
     }
-    eddy__handle *out = stream_handle(builder, in, node, graph, function);
+    eddy__handle *out = eddy__stream_handle(builder, in, node, graph, function);
     if (!out->dead) {
         out->key_serde = NULL;
         out->value_serde = NULL;
@@ -2156,7 +2227,7 @@ static void *name_handle(eddy__handle *handle, eddy__handle_kind kind, const cha
                          const char *function)
 {
     bool usable;
-    eddy_builder *builder = handle_builder(handle, kind, function, &usable);
+    eddy_builder *builder = eddy__handle_builder(handle, kind, function, &usable);
     if (!builder)
         return NULL;
     if (usable)

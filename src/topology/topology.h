@@ -75,8 +75,10 @@ typedef enum eddy__op {
     EDDY__OP_GLOBAL_TABLE_SOURCE, /* keeps a global store up to date */
 
     /* Windows (windows.h). Node fields: `window`, `aggregation`, callbacks as the
-     * non-windowed aggregations, `merger` for sessions. `store` is a window store (time and
-     * sliding windows) or a session store; the output is a change keyed by the windowed key
+     * non-windowed aggregations, `merger` for session aggregations with AGGREGATE (NULL for
+     * session count and reduce, which merge by adding and by the reducer, as Kafka's
+     * countMerger and mergerForAggregator). `store` is a window store (time and sliding
+     * windows) or a session store; the output is a change keyed by the windowed key
      * (windows.h's byte layout). */
     EDDY__OP_WINDOW_AGGREGATE,  /* time (tumbling, hopping) windows: KStreamWindowAggregate */
     EDDY__OP_SLIDING_AGGREGATE, /* sliding windows: KStreamSlidingWindowAggregate */
@@ -87,7 +89,9 @@ typedef enum eddy__op {
      * the record into its side's window store (`store`) and forwards it; a JOIN node of the
      * same side then joins it with the other side's store (`join_store`), and both JOIN nodes
      * feed one MERGE node. `join` holds the window and kind; `outer_store` is the store of
-     * unmatched records of left/outer joins (EDDY__NONE for inner). */
+     * unmatched records of left/outer joins (EDDY__NONE for inner), a key-value store whose
+     * key layout the runtime chooses. JOIN nodes also name their own side's store in `store`
+     * (`stores`, as Kafka connects them, lists only the other side's and the shared one). */
     EDDY__OP_STREAM_JOIN_WINDOW, /* KSTREAM-WINDOWED-n: KStreamJoinWindow */
     EDDY__OP_STREAM_JOIN_THIS,   /* KSTREAM-JOINTHIS-n / OUTERTHIS-n: left record */
     EDDY__OP_STREAM_JOIN_OTHER,  /* KSTREAM-JOINOTHER-n / OUTEROTHER-n: right record */
@@ -96,8 +100,8 @@ typedef enum eddy__op {
      * right table's getter (`join_table`, `join_store`); OTHER the other way round (its
      * `join_table` is the left table); both feed a MERGE (pass-through, EDDY__OP_MERGE) whose
      * output may be materialized (`store`). */
-    EDDY__OP_TABLE_JOIN_THIS,  /* KTABLE-JOINTHIS-n / LEFTTHIS-n / OUTERTHIS-n */
-    EDDY__OP_TABLE_JOIN_OTHER, /* KTABLE-JOINOTHER-n / LEFTOTHER-n / OUTEROTHER-n */
+    EDDY__OP_TABLE_JOIN_THIS,  /* KTABLE-JOINTHIS-n (inner, left and outer joins alike) */
+    EDDY__OP_TABLE_JOIN_OTHER, /* KTABLE-JOINOTHER-n (inner, left and outer joins alike) */
 
     /* Cogroup: one AGGREGATE node per input (all sharing `store`, each with its `aggregator`
      * and the shared `initializer`) feeding a pass-through MERGE (EDDY__OP_MERGE). */
@@ -181,10 +185,12 @@ typedef struct eddy__node {
     eddy_reducer_fn reducer_subtractor;
     eddy_joiner_fn joiner;
     eddy_value_joiner_fn value_joiner; /* stream-stream and table-table joins */
-    eddy_merger_fn merger;             /* SESSION_AGGREGATE */
+    eddy_merger_fn merger;             /* SESSION_AGGREGATE of AGGREGATE */
     eddy_topic_extractor_fn extractor;
     eddy_processor_def def; /* PROCESS; def.name is NULL (the name is `name`) */
     void *opaque;
+    void *initializer_opaque; /* COGROUP_AGGREGATE: the initializer's (`opaque` is the
+                               * aggregator's, which each input has its own) */
 
     uint32_t store;      /* aggregations, TABLE_SOURCE (once materialized), GLOBAL_TABLE_SOURCE */
     uint32_t join_store; /* JOIN_TABLE/LEFT_JOIN_TABLE: the table's store; *_GLOBAL: global store */
@@ -221,7 +227,8 @@ typedef struct eddy__store {
     eddy__store_type type;
     int64_t retention_ms;  /* WINDOW, SESSION: how long windows are kept (-1: not windowed) */
     bool retain_duplicates; /* WINDOW of a stream-stream join: every record kept, with a
-                             * sequence number (Kafka's retainDuplicates) */
+                             * sequence number (Kafka's retainDuplicates; Kafka logs these
+                             * with cleanup.policy=delete, no compaction) */
     bool caching;           /* the runtime puts a record cache in front (false for join
                              * buffers and suppression buffers, as Kafka) */
     bool changelog;        /* logged to <application.id>-<name>-changelog */
@@ -284,6 +291,9 @@ typedef enum eddy__handle_kind {
     EDDY__HANDLE_GLOBAL_TABLE,
     EDDY__HANDLE_BRANCHES,
     EDDY__HANDLE_SINK,
+    EDDY__HANDLE_WINDOWED_STREAM,  /* eddy_windowed_stream: time or sliding windows */
+    EDDY__HANDLE_SESSION_STREAM,   /* eddy_session_stream */
+    EDDY__HANDLE_COGROUPED_STREAM, /* eddy_cogrouped_stream */
     EDDY__HANDLE_KINDS
 } eddy__handle_kind;
 
@@ -314,6 +324,23 @@ typedef struct eddy__handle {
     char *prefix;
     uint32_t branch_count;
     bool default_added;
+    /* Windowed and session streams: the grouped stream windowed (whose repartition they share,
+     * as Kafka's windowed streams share their KGroupedStream's aggregate builder), and the
+     * windows: window_op is the aggregation's operator (WINDOW, SLIDING or SESSION). */
+    struct eddy__handle *grouped;
+    eddy__op window_op;
+    eddy__window window;
+    /* Cogrouped streams: the inputs in cogroup order, each with its aggregator and its own
+     * repartition (Kafka's CogroupedStreamAggregateBuilder keeps them apart from the grouped
+     * stream's), reused when the cogroup is aggregated again. */
+    struct eddy__cogroup_input {
+        struct eddy__handle *grouped;
+        eddy_aggregator_fn aggregator;
+    void *opaque;
+        uint32_t repartition_graph_node; /* EDDY__NONE until a repartition is made */
+    uint32_t repartition_source;
+    } * inputs;
+    uint32_t input_count, input_capacity;
 } eddy__handle;
 
 struct eddy_builder {
@@ -332,8 +359,8 @@ struct eddy_builder {
     eddy__ids *copartition_sources; /* groups of source nodes, as Kafka records them */
     uint32_t copartition_count, copartition_capacity;
     struct eddy__store_option {
-        char *name;
-        eddy_store_kind kind;
+    char *name;
+    eddy_store_kind kind;
         bool changelog;
     } * store_options;
     uint32_t store_option_count, store_option_capacity;
@@ -365,6 +392,103 @@ eddy_err eddy__builder_fail(eddy_builder *builder, eddy_err err, const char *fmt
 eddy_err eddy__ids_push(eddy__ids *ids, uint32_t id);
 bool eddy__ids_contains(const eddy__ids *ids, uint32_t id);
 void eddy__ids_free(eddy__ids *ids);
+/* Appends the ids of `from` that `to` lacks. */
+eddy_err eddy__ids_copy(eddy__ids *to, const eddy__ids *from);
+
+/* The builder's operator toolkit, shared by builder.c and windows.c. Functions that return an
+ * index return EDDY__NONE on failure and those that return a pointer NULL, with the error
+ * recorded in the builder unless said otherwise; `function` names the public operator for
+ * the message. */
+
+/* Records "<function>: out of memory" and returns EDDY_ERR_NO_MEMORY. */
+eddy_err eddy__fail_no_memory(eddy_builder *builder, const char *function);
+/* Checks a user-given name (Kafka's Named rules); records an error naming `what`. */
+bool eddy__check_name(eddy_builder *builder, const char *function, const char *what,
+                      const char *name);
+/* A formatted string from eddy__malloc (NULL when out of memory; nothing recorded). */
+char *eddy__format_string(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Kafka's newProcessorName (prefix + %010d of the counter, incremented) and newStoreName
+ * (prefix + "STATE-STORE-" + %010d). NULL when out of memory (nothing recorded; the counter is
+ * incremented anyway). */
+char *eddy__new_processor_name(eddy_builder *builder, const char *prefix);
+char *eddy__new_store_name(eddy_builder *builder, const char *prefix);
+/* A node's name, or "(none)". */
+const char *eddy__node_name(const eddy_builder *builder, uint32_t node);
+
+/* The builder's dead handle of `kind`: every operator on it does nothing. */
+eddy__handle *eddy__dead_handle(eddy_builder *builder, eddy__handle_kind kind);
+/* A new live handle (fields EDDY__NONE), or the dead one when out of memory. */
+eddy__handle *eddy__handle_new(eddy_builder *builder, eddy__handle_kind kind, const char *function);
+/* The builder of an operator's handle argument after checking its kind (NULL for a NULL
+ * handle); *usable is false when the operator must do nothing (wrong kind: recorded; dead).
+ * Invalidates a built topology. */
+eddy_builder *eddy__handle_builder(eddy__handle *handle, eddy__handle_kind kind,
+                                   const char *function, bool *usable);
+/* Checks that `other` (named `what` in errors) is a handle of `builder` of `kind`: false,
+ * recorded, when not; false, silently, when it is dead. */
+bool eddy__same_builder(eddy_builder *builder, const eddy__handle *other, eddy__handle_kind kind,
+                        const char *what, const char *function);
+/* Stream and table handles for `node`/`graph`, inheriting serdes and source nodes of `from`
+ * (and, for streams, whether keys changed); dead when node is EDDY__NONE. */
+eddy__handle *eddy__stream_handle(eddy_builder *builder, const eddy__handle *from, uint32_t node,
+                                  uint32_t graph, const char *function);
+eddy__handle *eddy__table_handle(eddy_builder *builder, const eddy__handle *from, uint32_t node,
+                                 uint32_t graph, const char *function);
+
+/* Kafka's addGraphNode: links child under parent and gives the child a new build priority. */
+eddy_err eddy__graph_add(eddy_builder *builder, uint32_t parent, uint32_t child);
+/* A new graph node under each of `parents` (Kafka's addGraphNode once per parent). */
+uint32_t eddy__graph_node_under(eddy_builder *builder, const uint32_t *parents,
+                                uint32_t parent_count, const char *function);
+/* A node named `name` (taken over, freed on failure) written by graph node `graph`, child of
+ * `parent` (EDDY__NONE: none). */
+uint32_t eddy__node_new(eddy_builder *builder, eddy__op op, char *name, uint32_t graph,
+                        uint32_t parent, const char *function);
+/* A store named `name` (copied): key-value, cached, logged unless global, retention -1.
+ * A name in use is EDDY_ERR_EXISTS. */
+uint32_t eddy__store_new(eddy_builder *builder, const char *name, eddy_store_kind kind, bool global,
+                         const char *function);
+uint32_t eddy__store_find(const eddy_builder *builder, const char *name);
+/* Connects a store to a node (once). EDDY_ERR_NO_MEMORY, not recorded. */
+eddy_err eddy__connect_store(eddy_builder *builder, uint32_t node, uint32_t store);
+/* Kafka's copartitionSources: the topics of these source nodes must be co-partitioned.
+ * EDDY_ERR_NO_MEMORY, not recorded. */
+eddy_err eddy__copartition(eddy_builder *builder, const eddy__ids *sources);
+
+/* The names Kafka's createRepartitionedSource gives: the topic, and filter, sink and source
+ * processors. Making them burns three counter values, whatever is made of them. */
+typedef struct eddy__repartition_names {
+    char *topic, *filter, *sink, *source;
+} eddy__repartition_names;
+bool eddy__repartition_names_make(eddy_builder *builder, const char *prefix,
+                                  eddy__repartition_names *names, const char *function);
+void eddy__repartition_names_free(eddy__repartition_names *names);
+/* Writes a repartition under `parent_node` (graph node `parent_graph`): [filter ->] sink ->
+ * topic and a source reading it, with `in`'s serdes. Takes the names over. Returns the graph
+ * node; *source_out the source node. */
+uint32_t eddy__repartition_new(eddy_builder *builder, uint32_t parent_node, uint32_t parent_graph,
+                               eddy__repartition_names *names, int32_t partitions, bool with_filter,
+                               const eddy__handle *in, uint32_t *source_out, const char *function);
+/* Kafka's repartitionForJoin: see builder.c. Returns the node a join attaches to. */
+uint32_t eddy__join_input(eddy_builder *builder, eddy__handle *in, uint32_t *graph,
+                          const char *function);
+
+/* The store name of an aggregation: the user's (checked, not in use) or
+ * PREFIX-STATE-STORE-<n>. */
+char *eddy__aggregation_store_name(eddy_builder *builder, const char *store_name,
+                                   const char *prefix, const char *function);
+/* Kafka's GroupedStreamAggregateBuilder.build for a live grouped stream: store name, processor
+ * name (prefix + n), the repartition when keys changed, the processor `op` with its store.
+ * Returns the table handle (dead on failure), whose value serde is `value_serde`. */
+eddy__handle *eddy__stream_aggregation(eddy__handle *grouped, eddy__op op, const char *prefix,
+                                       const char *store_name, const eddy_serde *value_serde,
+                                       const char *function);
+/* The one store a reader of a table uses (Kafka's value getter), materializing a source
+ * table; EDDY__NONE (recorded) when the getter would need several. */
+uint32_t eddy__table_getter_store(eddy_builder *builder, uint32_t table, const char *function);
+/* Kafka's enableSendingOldValues(true): materializes the source tables a table reads through
+ * pass-through operators. */
+eddy_err eddy__table_send_old_values(eddy_builder *builder, uint32_t table, const char *function);
 
 /* ---- build.c ---- */
 
@@ -384,7 +508,7 @@ int eddy__topic_full_name(const eddy__topic *topic, const char *application_id, 
 
 /* "<application.id>-<store>-changelog". */
 int eddy__store_changelog_name(const eddy__store *store, const char *application_id, char *buf,
-                               size_t size);
+                          size_t size);
 
 /* ---- java_order.c: Java collection orders Kafka's description inherits ---- */
 
