@@ -136,6 +136,14 @@ EDDY_EXPORT void eddy_app_destroy(eddy_app *app);
 EDDY_EXPORT void eddy_app_restoration(const eddy_app *app, uint64_t *restored, uint64_t *total);
 
 /**
+ * Records dropped since start, over every task of this instance (Kafka's dropped-records
+ * metric): late records of closed windows, records skipped by the log-and-continue handlers
+ * (deserialization, processing) or sent to the dead-letter topic, and records with an invalid
+ * timestamp. Any thread.
+ */
+EDDY_EXPORT uint64_t eddy_app_dropped_records(const eddy_app *app);
+
+/**
  * Interactive query: the value of @p key in the store @p store_name, when the task owning the
  * key's partition runs in this instance. @p *value receives a copy (free with eddy_free()) and
  * @p *len its length. Any thread.

@@ -14,11 +14,10 @@
  * **Windowed keys.** The key of a windowed table is the record key with its window, in the
  * bytes Kafka's windowed serializers write, so topics interoperate with Java applications:
  *
- * | windows                       | key bytes                                | Kafka serde |
- * |-------------------------------|------------------------------------------|------------------------------|
- * | time (tumbling, hopping) and sliding | key, window start (8 bytes, big-endian) |
- * TimeWindowedSerde            | | session                       | key, window end (8), window
- * start (8)    | SessionWindowedSerde         |
+ * - time windows (tumbling, hopping) and sliding windows: the key, then the window start
+ *   (8 bytes, big-endian), as Kafka's TimeWindowedSerde;
+ * - session windows: the key, then the window end (8), then the window start (8), as Kafka's
+ *   SessionWindowedSerde.
  *
  * eddy_time_windowed_key() and eddy_session_windowed_key() decode them. A time window's end is
  * its start plus the window size (Kafka's TimeWindowedDeserializer needs the size too).
@@ -109,8 +108,9 @@ EDDY_EXPORT eddy_session_stream *eddy_windowed_by_session(eddy_grouped_stream *g
 /**
  * Counts records per key and window (KSTREAM-AGGREGATE-<n>) into the window store
  * @p store_name (NULL: KSTREAM-AGGREGATE-STATE-STORE-<n>), logged to its changelog
- * (compact,delete; retention = window size + grace, plus Kafka's one day of extra changelog
- * retention).
+ * (compact,delete; the store keeps windows for Kafka's default retention: size + grace for
+ * time windows, 2 × time difference + grace for sliding windows, gap + grace for sessions; the
+ * changelog a day longer, Kafka's windowstore.changelog.additional.retention.ms).
  * Values are int64. Records with a null key are skipped (and, for sliding windows only, records
  * with a null value: Kafka's rule).
  */
@@ -151,9 +151,10 @@ typedef enum eddy_suppress_full {
 
 /**
  * Emits each window's final result only, once the window closes (window end + grace <= stream
- * time): Kafka's `suppress(Suppressed.untilWindowCloses(...))` (KTABLE-SUPPRESS-<n>). Only on a
- * windowed table. The buffer holds at most @p max_records records and @p max_bytes bytes
- * (0: unbounded), and is logged to a changelog so a restart loses nothing.
+ * time; for sessions, session end + gap + grace): Kafka's
+ * `suppress(Suppressed.untilWindowCloses(...))` (KTABLE-SUPPRESS-<n>). Only on a windowed table.
+ * The buffer holds at most @p max_records records and @p max_bytes bytes (0: unbounded), and is
+ * logged to a changelog so a restart loses nothing.
  */
 EDDY_EXPORT eddy_table *eddy_suppress_until_window_closes(eddy_table *table, size_t max_records,
                                                           size_t max_bytes,
@@ -176,8 +177,10 @@ typedef void (*eddy_value_joiner_fn)(eddy_ctx *ctx, const eddy_record *left, edd
 /**
  * Joins two streams of the same keys within a join window (Kafka's JoinWindows): a left
  * record at time t joins the right records of its key from t - @p before_ms to t + @p after_ms
- * (and the other way round). Both sides are buffered in window stores (KSTREAM-JOINTHIS-<n>-
- * store, KSTREAM-JOINOTHER-<n>-store). The inputs must be co-partitioned; changed keys
+ * (and the other way round). Both sides are buffered in window stores named after the join
+ * processors (KSTREAM-JOINTHIS-<n>-store and KSTREAM-JOINOTHER-<n>-store for inner joins;
+ * left joins use OUTEROTHER for the right side, outer joins OUTERTHIS and OUTEROTHER). The
+ * inputs must be co-partitioned; changed keys
  * repartition first. Records with a null value are dropped; a null key is dropped by inner
  * joins and joined with null at once by left and outer joins (Kafka 3.7+).
  */

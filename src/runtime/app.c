@@ -51,6 +51,7 @@
 #include "runtime/runtime.h"
 #include "runtime/task.h"
 #include "store/store.h"
+#include "store/window.h"
 #include "topology/topology.h"
 
 #define BATCH_RECORDS_MAX 4096
@@ -134,6 +135,7 @@ struct eddy_app {
     eddy_err first_error;
     atomic_bool stopping;
     atomic_uint_fast64_t restored, restore_total;
+    _Atomic uint64_t dropped_records; /* Kafka's dropped-records metric, over every task */
     stream_thread *threads;
     int thread_count;
     /* Global tables. */
@@ -1525,6 +1527,7 @@ eddy_err eddy_app_new(eddy_builder *builder, const eddy_config *config, eddy_app
         .default_value_serde = app->sc.default_value_serde,
         .processing_continue = app->sc.processing_continue,
         .timestamp_mode = app->sc.timestamp_mode,
+        .dropped_records = &app->dropped_records,
     };
     *out = app;
     return EDDY_OK;
@@ -1798,6 +1801,11 @@ void eddy_app_restoration(const eddy_app *app, uint64_t *restored, uint64_t *tot
         *total = app ? atomic_load(&app->restore_total) : 0;
 }
 
+uint64_t eddy_app_dropped_records(const eddy_app *app)
+{
+    return app ? atomic_load(&((eddy_app *)app)->dropped_records) : 0;
+}
+
 eddy_err eddy_app_store_get(eddy_app *app, const char *store_name, eddy_slice key, void **value,
                             size_t *len)
 {
@@ -1836,7 +1844,17 @@ eddy_err eddy_app_store_get(eddy_app *app, const char *store_name, eddy_slice ke
             sub = k;
     if (sub == EDDY__NONE || app->sub_partitions[sub] <= 0)
         return err;
-    int32_t partition = eddy__partition_for_key(key.data, key.len, app->sub_partitions[sub]);
+    /* A windowed store's key is the record key and its window: the record key decides the
+     * partition. */
+    size_t suffix = t->stores[store].type == EDDY__STORE_WINDOW    ? EDDY__WINDOW_SUFFIX_BYTES
+                    : t->stores[store].type == EDDY__STORE_SESSION ? EDDY__SESSION_SUFFIX_BYTES
+                                                                   : 0;
+    if (key.len < suffix)
+        return eddy__fail(EDDY_ERR_INVALID_ARGUMENT,
+                          "store %s: a windowed key has at least %zu bytes (got %zu)", store_name,
+                          suffix, key.len);
+    int32_t partition =
+        eddy__partition_for_key(key.data, key.len - suffix, app->sub_partitions[sub]);
     for (int i = 0; i < app->thread_count; i++) {
         stream_thread *thread = &app->threads[i];
         pthread_mutex_lock(&thread->lock);

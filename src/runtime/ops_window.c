@@ -236,7 +236,7 @@ static void skip_null(eddy__task *task, uint32_t node, const eddy__flow *in, con
 static void drop_late(eddy__task *task, uint32_t node, const eddy__flow *in, int64_t start_ms,
                       int64_t end_ms, bool end_inclusive, int64_t close_ms)
 {
-    task->stats.dropped_late++;
+    eddy__task_count_dropped(task, &task->stats.dropped_late);
     EDDY_DEBUG("runtime",
                "task %s: %s skips a record for an expired window: topic %s partition %" PRId32
                " offset %" PRId64 " timestamp %" PRId64 " window [%" PRId64 ",%" PRId64

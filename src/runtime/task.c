@@ -14,6 +14,7 @@
 #include "runtime/task_internal.h"
 
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 #include "core/logging.h"
 #include "eddy/serde.h"
 #include "store/store.h"
+#include "store/window.h"
 
 /* ---- Captures ------------------------------------------------------------------------------ */
 
@@ -764,6 +766,15 @@ static eddy_err op_table_to_stream(eddy__task *task, uint32_t node, const eddy__
 
 /* The value a table's getter gives for `key` (Kafka's KTableValueGetter): the store's value,
  * then the unmaterialized filters and map-values between the store and the table. */
+/* Whether a sliding-window aggregation owns the store: its values carry a timestamp prefix. */
+static bool store_is_sliding(const eddy__topology *t, uint32_t store)
+{
+    for (uint32_t i = 0; i < t->node_count; i++)
+        if (t->nodes[i].store == store && t->nodes[i].op == EDDY__OP_SLIDING_AGGREGATE)
+            return true;
+    return false;
+}
+
 eddy_err eddy__table_get(eddy__task *task, uint32_t table_node, uint32_t store,
                          const eddy__flow *in, eddy__capture *into)
 {
@@ -779,6 +790,10 @@ eddy_err eddy__table_get(eddy__task *task, uint32_t table_node, uint32_t store,
         n = node->parents.items[0];
     }
     eddy_err err = eddy__store_get_copy(task->stores[store], in->rec.key, into);
+    if (err == EDDY_OK && into->slice.data && store_is_sliding(task->topology, store)) {
+        int64_t time_ms;
+        err = eddy__sliding_value(into->slice, &into->slice, &time_ms);
+    }
     while (err == EDDY_OK && depth > 0 && into->slice.data) {
         uint32_t n = chain[--depth];
         const eddy__node *node = eddy__node_at(task, n);
@@ -1153,14 +1168,14 @@ static eddy_err handle_deserialization_error(eddy__task *task, const eddy_record
                   "task %s: skipping a record that cannot be deserialized at topic %s partition "
                   "%" PRId32 " offset %" PRId64 ": %s",
                   task->id, rec->topic, rec->partition, rec->offset, why);
-        task->stats.skipped_deserialize++;
+        eddy__task_count_dropped(task, &task->stats.skipped_deserialize);
         return EDDY_OK;
     case EDDY__DESER_DLQ:
         EDDY_WARN("runtime",
                   "task %s: sending a record that cannot be deserialized at topic %s partition "
                   "%" PRId32 " offset %" PRId64 " to %s: %s",
                   task->id, rec->topic, rec->partition, rec->offset, task->host->dlq_topic, why);
-        task->stats.skipped_deserialize++;
+        eddy__task_count_dropped(task, &task->stats.skipped_deserialize);
         err = send_dead_letter(task, rec, why);
         if (err == EDDY_OK)
             return EDDY_OK;
@@ -1258,7 +1273,7 @@ eddy_err eddy__task_process(eddy__task *task, const eddy_record *record)
     if (err != EDDY_OK)
         return err;
     if (in.rec.timestamp_ms < 0) {
-        task->stats.skipped_timestamp++;
+        eddy__task_count_dropped(task, &task->stats.skipped_timestamp);
         EDDY_WARN("runtime",
                   "task %s: skipping a record with the invalid timestamp %" PRId64
                   " at topic %s partition %" PRId32 " offset %" PRId64,
@@ -1277,7 +1292,7 @@ eddy_err eddy__task_process(eddy__task *task, const eddy_record *record)
                       "%" PRId32 " offset %" PRId64 ": %s",
                       task->id, record->topic, record->partition, record->offset,
                       eddy_last_error());
-            task->stats.skipped_processing++;
+            eddy__task_count_dropped(task, &task->stats.skipped_processing);
             err = EDDY_OK;
         } else {
             err = eddy__task_fail(task, record, err, "processing failed");
@@ -1286,6 +1301,13 @@ eddy_err eddy__task_process(eddy__task *task, const eddy_record *record)
     if (err != EDDY_OK)
         return err;
     return punctuate(task, EDDY_PUNCTUATE_STREAM_TIME, task->stream_time);
+}
+
+void eddy__task_count_dropped(eddy__task *task, uint64_t *counter)
+{
+    (*counter)++;
+    if (task->host->dropped_records)
+        atomic_fetch_add(task->host->dropped_records, 1);
 }
 
 eddy_err eddy__task_store_flushed(eddy__task *task, uint32_t store, eddy_slice key,
@@ -1310,6 +1332,12 @@ eddy_err eddy__task_store_flushed(eddy__task *task, uint32_t store, eddy_slice k
                 return eddy__task_fail(task, NULL, err, "forwarding a cached change");
             if (new_value.data)
                 timestamp_ms = new_time;
+        } else if (t->nodes[node].op == EDDY__OP_SESSION_AGGREGATE) {
+            /* Kafka forwards a session's changes at the session's end. */
+            eddy_slice record_key;
+            int64_t start_ms, end_ms;
+            if (eddy__session_key_split(key, &record_key, &start_ms, &end_ms) == EDDY_OK)
+                timestamp_ms = end_ms;
         }
         eddy__flow out = {0};
         out.rec.key = key;

@@ -72,6 +72,7 @@ typedef struct eddy__task_host {
     const eddy_serde *default_value_serde; /* default.value.serde */
     bool processing_continue;              /* processing.exception.handler = log-and-continue */
     eddy__timestamp_mode timestamp_mode;   /* without the topology's own extractor */
+    _Atomic uint64_t *dropped_records;     /* may be NULL: Kafka's dropped-records total */
 } eddy__task_host;
 
 /* Makes the task of sub-topology `subtopology` (an index into topology->subtopologies, which

@@ -51,10 +51,10 @@ typedef struct eddy__join_state {
 typedef struct eddy__node_state {
     void *processor_state; /* PROCESS: what init made */
     bool initialized;
-    bool send_old;        /* a descendant needs old values (Kafka's enableSendingOldValues) */
-    bool carries_changes; /* SOURCE: reads a repartition topic of table changes */
-    bool deferred;        /* its store's cache forwards its changes (eddy__task_store_flushed) */
-    int64_t observed_ms;  /* windowed aggregations, suppress: Kafka's observedStreamTime */
+    bool send_old;         /* a descendant needs old values (Kafka's enableSendingOldValues) */
+    bool carries_changes;  /* SOURCE: reads a repartition topic of table changes */
+    bool deferred;         /* its store's cache forwards its changes (eddy__task_store_flushed) */
+    int64_t observed_ms;   /* windowed aggregations, suppress: Kafka's observedStreamTime */
     eddy__join_state join; /* stream-stream join nodes (ops_join.c) */
 } eddy__node_state;
 
@@ -162,6 +162,10 @@ eddy_err eddy__op_cogroup_aggregate(eddy__task *task, uint32_t node, const eddy_
  * side that reads them (Kafka's KTableImpl.doJoin: the left table of left and outer joins, the
  * right table of outer joins). */
 bool eddy__table_join_needs_old(const eddy__topology *topology, uint32_t child);
+
+/* Counts a record dropped by the task (late, unreadable, skipped): `counter` is one of
+ * task->stats' fields; the host's dropped-records total grows too. */
+void eddy__task_count_dropped(eddy__task *task, uint64_t *counter);
 
 /* Runs one node on `in` (dispatching on its operator). */
 eddy_err eddy__run_node(eddy__task *task, uint32_t node, const eddy__flow *in);

@@ -528,6 +528,7 @@ TEST(deserialization_error_skipped_with_log_and_continue)
     rt_append_i64(&env, "numbers-in", "k4", 14);
     size_t count = rt_wait_records(&env, "numbers-out", 4, out, RT_RECORDS_MAX);
     EXPECT_EQ(eddy_app_state_get(app), EDDY_APP_RUNNING);
+    EXPECT_EQ(eddy_app_dropped_records(app), 1); /* Kafka's dropped-records metric */
     EXPECT_OK(eddy_app_close(app));
     EXPECT_EQ(eddy_app_state_get(app), EDDY_APP_NOT_RUNNING);
     count = rt_read(&env, "numbers-out", out, RT_RECORDS_MAX);
