@@ -9,10 +9,11 @@
 #   EDDY_BENCH_DIR    data directory (default BUILD_DIR/bench-data: the real disk, not tmpfs);
 #                     created, and removed at the end
 #   EDDY_BENCH_RAW    if set, the raw lines of every run are also written to this file
+#   EDDY_BENCH_SCALE  passed on to bench_streams: its record and key counts times this (1)
 #
-# Every benchmark line is "<name> key=value ...". Figures (rates, latencies, ratios) are the
-# keys ending in _rps, _us, ratio* or _per_sync and avg_batch; every other key names the
-# configuration. A ratio is eddy / baseline within one run, so its median is the median of the
+# Every benchmark line is "<name> key=value ...". Figures (rates, latencies, ratios, counts) are
+# the keys ending in _rps, _us, _count, ratio* or _per_sync and avg_batch; every other key names
+# the configuration. A ratio is eddy / baseline within one run, so its median is the median of the
 # per-run ratios (each run pairs eddy with a baseline measured seconds apart on the same disk).
 set -euo pipefail
 
@@ -26,7 +27,7 @@ if ! log=$(cmake --build "$build" --target eddy_bench 2>&1); then
     echo "bench.sh: building the benchmarks in $build failed" >&2
     exit 1
 fi
-for b in bench_append bench_consume bench_latency bench_store; do
+for b in bench_append bench_consume bench_latency bench_store bench_streams; do
     [ -x "$bin/$b" ] || { echo "bench.sh: $bin/$b is missing" >&2; exit 1; }
 done
 
@@ -96,6 +97,9 @@ for run in $(seq 1 "$runs"); do
         "$bin/bench_latency" --dir "$data" --rate 100000 --seconds 2 --max-batch 10 \
             --pace "$pace" >>"$raw"
     done
+    # Stream processing: every case of bench_streams (about a minute per run here).
+    # shellcheck disable=SC2086
+    "$bin/bench_streams" --dir "$data" $order >>"$raw"
     other=$(awk -v b0="$busy0" -v b1="$(cpu_busy)" -v o0="$ours0" -v o1="$(cpu_ours)" \
         -v ns="$(($(date +%s%N) - run_start))" -v hz="$(getconf CLK_TCK)" -v cpus="$cpus" \
         'BEGIN { o = ((b1 - b0) - (o1 - o0)) / hz; if (o < 0) o = 0
@@ -106,7 +110,7 @@ done
 
 # Medians: one output line per configuration, "<name> config... figure=median ...".
 medians=$(awk '
-function is_figure(k) { return k ~ /(_rps|_us|_per_sync)$/ || k ~ /^ratio/ || k == "avg_batch" }
+function is_figure(k) { return k ~ /(_rps|_us|_per_sync|_count)$/ || k ~ /^ratio/ || k == "avg_batch" }
 {
     config = $1
     for (i = 2; i <= NF; i++) {
@@ -147,6 +151,7 @@ function get(key,    i, kv) {
     return ""
 }
 function mrps(x) { return sprintf("%.2f M", x / 1e6) }
+function krps(x) { return x >= 1e6 ? sprintf("%.2f M", x / 1e6) : sprintf("%.0f k", x / 1e3) }
 function target_mark(ratio, target) { return ratio >= target ? "meets" : "MISSES" }
 BEGIN { appended = 0 }
 $1 == "append" {
@@ -178,6 +183,26 @@ $1 == "store" {
     target = ""
     if (get("kind") == "memory") target = ">= 0.33x " target_mark(get("ratio"), 0.33)
     printf "%-8s %-8s %-9s %11s %11s %6.2f %-14s %.0f\n", get("kind"), get("keys"), get("records"), mrps(get("eddy_rps")), mrps(get("base_rps")), get("ratio"), target, get("first_scan_us") / 1000
+}
+$1 == "streams" {
+    if (!streamed++) {
+        printf "\nStream processing (input records/s; eddy = an application on the runtime, loop = hand-written C on eddy_log reading the same input in the same run; acks=1 on both)\n"
+        printf "%-10s %-8s %-8s %-13s %9s %9s %6s %-15s %s\n", "case", "store", "records", "keys", "eddy", "loop", "ratio", "target", "notes"
+    }
+    c = get("case"); store = get("store"); keys = get("keys"); target = ""; note = ""
+    if (c == "stateless") { store = "-"; keys = "-"; target = ">= 0.5x " target_mark(get("ratio"), 0.5) }
+    if (c == "join") { store = "memory"; keys = get("table_keys") " table" }
+    if (c == "stateless" || c == "join")
+        note = sprintf("steady %s (%.2f); start-up %.0f ms; last batch %.0f ms", krps(get("eddy_steady_rps")), get("ratio_steady"), get("eddy_start_us") / 1000, get("eddy_tail_us") / 1000)
+    if (c == "count") {
+        target = store == "memory" ? ">= 0.33x " target_mark(get("ratio"), 0.33) : ">= 0.25x " target_mark(get("ratio"), 0.25)
+        note = sprintf("until processed %s (%.2f); close %.0f ms; written out+changelog: eddy %.2f+%.2f M, loop %.2f+%.2f M", krps(get("eddy_processed_rps")), get("ratio_processed"), get("eddy_close_us") / 1000, get("eddy_out_count") / 1e6, get("eddy_changelog_count") / 1e6, get("base_out_count") / 1e6, get("base_changelog_count") / 1e6)
+    }
+    if (c == "restore") {
+        target = ">= 0.5x " target_mark(get("ratio"), 0.5)
+        note = sprintf("with the final flush: eddy %s, loop %s, ratio %.2f", krps(get("eddy_running_rps")), krps(get("base_flushed_rps")), get("ratio_flushed"))
+    }
+    printf "%-10s %-8s %-8s %-13s %9s %9s %6.2f %-15s %s\n", c, store, get("records"), keys, krps(get("eddy_rps")), krps(get("base_rps")), get("ratio"), target, note
 }
 $1 == "latency" {
     if (!latencies++) {

@@ -71,6 +71,16 @@ EDDY_EXPORT eddy_err eddy_time_windowed_key(eddy_slice bytes, eddy_slice *key, i
 EDDY_EXPORT eddy_err eddy_session_windowed_key(eddy_slice bytes, eddy_slice *key, int64_t *start_ms,
                                                int64_t *end_ms);
 
+/**
+ * Decodes a value of a time or sliding window store (Kafka's timestamped window store): the
+ * latest record timestamp of the window (8 bytes, big-endian), then the aggregate. What
+ * eddy_test_driver_store() and Processor API code see when they read such a store directly;
+ * outputs and eddy_app_store_get() carry the aggregate alone. A null slice decodes to null.
+ * @return EDDY_OK; EDDY_ERR_SERIALIZATION when shorter than 8 bytes.
+ */
+EDDY_EXPORT eddy_err eddy_window_store_value(eddy_slice stored, eddy_slice *aggregate,
+                                             int64_t *timestamp_ms);
+
 /* ------------------------------------------------------------------------------------------ */
 /* Windowing a grouped stream                                                                 */
 

@@ -77,6 +77,7 @@ typedef struct runtime_task {
     int64_t *changelog_next; /* by store index: next changelog offset (from deliveries) */
     bool *checkpointable;    /* by store index: a RocksDB store with a changelog */
     bool *forwarding;        /* by store index: its cache forwards the owner's changes */
+    eddy_kv_store **expiry;  /* by store index: windowed stores' expiry views */
     input_queue queues[SOURCE_TOPICS_MAX];
     uint32_t queue_count;
     bool dirty; /* processed records since the last commit */
@@ -501,6 +502,8 @@ static eddy_err task_store_open(runtime_task *rt, uint32_t store, const checkpoi
         rt->forwarding[store] = true;
     }
     rt->stores[store] = cached;
+    if (s->type == EDDY__STORE_WINDOW || s->type == EDDY__STORE_SESSION)
+        return eddy__kv_store_expiry_view(cached, true, inner, &rt->expiry[store]);
     return EDDY_OK;
 }
 
@@ -600,6 +603,12 @@ static eddy_err task_host_open_store(void *opaque, eddy__task *task, uint32_t st
     return host_open_store(th->rt->thread, task, store, out);
 }
 
+static eddy_kv_store *task_host_expiry_store(void *opaque, eddy__task *task, uint32_t store)
+{
+    (void)task;
+    return ((task_host *)opaque)->rt->expiry[store];
+}
+
 static bool task_host_forwards_on_flush(void *opaque, eddy__task *task, uint32_t store)
 {
     (void)task;
@@ -618,6 +627,9 @@ static void runtime_task_free(runtime_task *rt)
         return;
     eddy_app *app = rt->thread->app;
     eddy__task_destroy(rt->task);
+    if (rt->expiry)
+        for (uint32_t s = 0; s < app->topology->store_count; s++)
+            eddy_kv_store_close(rt->expiry[s]);
     if (rt->stores)
         for (uint32_t s = 0; s < app->topology->store_count; s++)
             if (!app->topology->stores[s].global)
@@ -629,6 +641,7 @@ static void runtime_task_free(runtime_task *rt)
     eddy__free(rt->changelog_next);
     eddy__free(rt->checkpointable);
     eddy__free(rt->forwarding);
+    eddy__free(rt->expiry);
     eddy__free(rt);
 }
 
@@ -676,9 +689,10 @@ static eddy_err task_make(stream_thread *thread, uint32_t sub, int32_t partition
         rt->changelog_next = eddy__calloc(stores, sizeof *rt->changelog_next);
         rt->checkpointable = eddy__calloc(stores, sizeof *rt->checkpointable);
         rt->forwarding = eddy__calloc(stores, sizeof *rt->forwarding);
+        rt->expiry = eddy__calloc(stores, sizeof *rt->expiry);
     }
     if (!rt || !th || !rt->stores || !rt->changelog_next || !rt->checkpointable ||
-        !rt->forwarding) {
+        !rt->forwarding || !rt->expiry) {
         eddy__free(th);
         if (rt)
             rt->thread = thread;
@@ -697,6 +711,7 @@ static eddy_err task_make(stream_thread *thread, uint32_t sub, int32_t partition
     th->host.send = task_host_send;
     th->host.open_store = task_host_open_store;
     th->host.forwards_on_flush = task_host_forwards_on_flush;
+    th->host.expiry_store = task_host_expiry_store;
     eddy_err err = make_dirs(rt->dir);
     if (err == EDDY_OK)
         err = task_make_stores(rt, th->targets);
@@ -1862,6 +1877,12 @@ eddy_err eddy_app_store_get(eddy_app *app, const char *store_name, eddy_slice ke
         if (rt && rt->stores[store]) {
             eddy_slice v;
             err = eddy_kv_get(rt->stores[store], key, &v);
+            if (err == EDDY_OK && t->stores[store].type == EDDY__STORE_WINDOW &&
+                !t->stores[store].retain_duplicates) {
+                /* A windowed aggregation's value is [latest timestamp][aggregate]. */
+                int64_t time_ms;
+                err = eddy_window_store_value(v, &v, &time_ms);
+            }
             if (err == EDDY_OK) {
                 *value = eddy__malloc(v.len ? v.len : 1);
                 if (!*value)

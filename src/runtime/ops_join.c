@@ -210,7 +210,8 @@ static eddy_err window_buffer_put(eddy__task *task, uint32_t node, const eddy__f
     int64_t interval =
         retention / 2 > JOIN_EXPIRE_INTERVAL_MIN_MS ? retention / 2 : JOIN_EXPIRE_INTERVAL_MIN_MS;
     if (live_from - state->expired_ms >= interval) {
-        err = eddy__window_expire(store, false, true, live_from, NULL);
+        err = eddy__window_expire(eddy__task_expiry_store(task, n->store), false, true, live_from,
+                                  NULL);
         if (err == EDDY_OK)
             state->expired_ms = live_from;
     }
@@ -467,7 +468,7 @@ eddy_err eddy__op_stream_join(eddy__task *task, uint32_t node, const eddy__flow 
 {
     const eddy__node *n = eddy__node_at(task, node);
     join_side s;
-    uint32_t peer;
+    uint32_t peer = EDDY__NONE;
     eddy_err err = join_side_init(task, node, in, &s, &peer);
     if (err != EDDY_OK)
         return err;

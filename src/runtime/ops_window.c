@@ -355,8 +355,8 @@ static eddy_err expire(eddy__task *task, uint32_t node, int64_t previous_ms)
         return EDDY_OK;
     int64_t before = add_saturating(sub_saturating(observed, s->retention_ms), 1);
     uint64_t deleted = 0;
-    eddy_err err = eddy__window_expire(task->stores[n->store], s->type == EDDY__STORE_SESSION,
-                                       false, before, &deleted);
+    eddy_err err = eddy__window_expire(eddy__task_expiry_store(task, n->store),
+                                       s->type == EDDY__STORE_SESSION, false, before, &deleted);
     if (err == EDDY_OK && deleted > 0)
         EDDY_DEBUG("runtime", "task %s: %s dropped %" PRIu64 " expired windows before %" PRId64,
                    task->id, n->name, deleted, before);
@@ -364,6 +364,29 @@ static eddy_err expire(eddy__task *task, uint32_t node, int64_t previous_ms)
 }
 
 /* ---- Time windows ---------------------------------------------------------------------------- */
+
+/* A window's aggregate and its latest record timestamp (Kafka's ValueAndTimestamp; a null
+ * aggregate is a null ValueAndTimestamp). */
+typedef struct timed_agg {
+    eddy_slice agg;
+    int64_t time_ms;
+} timed_agg;
+
+/* Puts [time][agg] as the window starting at start_ms (null agg: deletes it). */
+static eddy_err sliding_put(eddy_kv_store *store, eddy_slice key, int64_t start_ms, timed_agg value)
+{
+    if (!value.agg.data)
+        return eddy__window_put(store, key, start_ms, (eddy_slice){0});
+    scratch bytes;
+    scratch_init(&bytes);
+    eddy_err err = scratch_i64(&bytes, value.time_ms);
+    if (err == EDDY_OK)
+        err = scratch_append(&bytes, value.agg.data, value.agg.len);
+    if (err == EDDY_OK)
+        err = eddy__window_put(store, key, start_ms, scratch_slice(&bytes));
+    scratch_free(&bytes);
+    return err;
+}
 
 /* Adds the record to `key`'s window starting at start_ms and forwards the change. */
 static eddy_err time_window_update(eddy__task *task, uint32_t node, const eddy__flow *in,
@@ -382,7 +405,14 @@ static eddy_err time_window_update(eddy__task *task, uint32_t node, const eddy__
     }
     if (err == EDDY_OK)
         err = eddy__capture_set(&old, stored); /* the store's bytes move at the next write */
-    eddy_slice agg = old.slice;
+    /* Values are [latest record timestamp][aggregate] (Kafka's timestamped window store): an
+     * update carries the larger of the record's and the window's timestamps. */
+    eddy_slice agg = {0};
+    int64_t window_time = 0;
+    if (err == EDDY_OK)
+        err = eddy__sliding_value(old.slice, &agg, &window_time);
+    int64_t time_ms = agg.data && window_time > in->rec.timestamp_ms ? window_time
+                                                                       : in->rec.timestamp_ms;
     if (err == EDDY_OK && !agg.data) {
         err = agg_initial(task, node, in, &init);
         agg = init.slice;
@@ -390,12 +420,11 @@ static eddy_err time_window_update(eddy__task *task, uint32_t node, const eddy__
     if (err == EDDY_OK)
         err = agg_add(task, node, in, agg, &result);
     if (err == EDDY_OK)
-        err = eddy__window_put(store, in->rec.key, start_ms, result.slice);
+        err = sliding_put(store, in->rec.key, start_ms, (timed_agg){result.slice, time_ms});
     if (err == EDDY_OK)
         err = windowed_key(&key, in->rec.key, start_ms);
     if (err == EDDY_OK)
-        err = forward_change(task, node, in, scratch_slice(&key), result.slice, agg,
-                             in->rec.timestamp_ms);
+        err = forward_change(task, node, in, scratch_slice(&key), result.slice, agg, time_ms);
     scratch_free(&key);
     eddy__capture_free(&old);
     eddy__capture_free(&init);
@@ -511,12 +540,6 @@ static eddy_err found_add(found_list *list, found_window window, eddy_slice valu
 
 /* ---- Sliding windows ------------------------------------------------------------------------- */
 
-/* A window's aggregate and its latest record timestamp (Kafka's ValueAndTimestamp; a null
- * aggregate is a null ValueAndTimestamp). */
-typedef struct timed_agg {
-    eddy_slice agg;
-    int64_t time_ms;
-} timed_agg;
 
 static eddy_err sliding_found(void *opaque, int64_t start_ms, eddy_slice value,
                               eddy_slice store_key)
@@ -550,22 +573,6 @@ eddy_err eddy__sliding_value(eddy_slice stored, eddy_slice *agg, int64_t *time_m
     *time_ms = be64_read(stored.data);
     *agg = (eddy_slice){(const uint8_t *)stored.data + 8, stored.len - 8};
     return EDDY_OK;
-}
-
-/* Puts [time][agg] as the window starting at start_ms (null agg: deletes it). */
-static eddy_err sliding_put(eddy_kv_store *store, eddy_slice key, int64_t start_ms, timed_agg value)
-{
-    if (!value.agg.data)
-        return eddy__window_put(store, key, start_ms, (eddy_slice){0});
-    scratch bytes;
-    scratch_init(&bytes);
-    eddy_err err = scratch_i64(&bytes, value.time_ms);
-    if (err == EDDY_OK)
-        err = scratch_append(&bytes, value.agg.data, value.agg.len);
-    if (err == EDDY_OK)
-        err = eddy__window_put(store, key, start_ms, scratch_slice(&bytes));
-    scratch_free(&bytes);
-    return err;
 }
 
 /* Puts a window and forwards its change (the window's own timestamp). */
@@ -1328,4 +1335,12 @@ eddy_err eddy__op_suppress(eddy__task *task, uint32_t node, const eddy__flow *in
     if (err == EDDY_OK)
         err = totals_write(store, &totals);
     return err;
+}
+
+eddy_err eddy_window_store_value(eddy_slice stored, eddy_slice *aggregate, int64_t *timestamp_ms)
+{
+    if (!aggregate || !timestamp_ms)
+        return eddy__fail(EDDY_ERR_INVALID_ARGUMENT, "eddy_window_store_value: NULL argument");
+    eddy_err err = eddy__sliding_value(stored, aggregate, timestamp_ms);
+    return err == EDDY_OK ? EDDY_OK : eddy__fail(EDDY_ERR_SERIALIZATION, "%s", eddy_last_error());
 }

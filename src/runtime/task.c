@@ -766,11 +766,13 @@ static eddy_err op_table_to_stream(eddy__task *task, uint32_t node, const eddy__
 
 /* The value a table's getter gives for `key` (Kafka's KTableValueGetter): the store's value,
  * then the unmaterialized filters and map-values between the store and the table. */
-/* Whether a sliding-window aggregation owns the store: its values carry a timestamp prefix. */
-static bool store_is_sliding(const eddy__topology *t, uint32_t store)
+/* Whether a time or sliding window aggregation owns the store: its values carry a timestamp
+ * prefix (Kafka's timestamped window store). */
+static bool store_is_timestamped(const eddy__topology *t, uint32_t store)
 {
     for (uint32_t i = 0; i < t->node_count; i++)
-        if (t->nodes[i].store == store && t->nodes[i].op == EDDY__OP_SLIDING_AGGREGATE)
+        if (t->nodes[i].store == store && (t->nodes[i].op == EDDY__OP_SLIDING_AGGREGATE ||
+                                           t->nodes[i].op == EDDY__OP_WINDOW_AGGREGATE))
             return true;
     return false;
 }
@@ -790,7 +792,7 @@ eddy_err eddy__table_get(eddy__task *task, uint32_t table_node, uint32_t store,
         n = node->parents.items[0];
     }
     eddy_err err = eddy__store_get_copy(task->stores[store], in->rec.key, into);
-    if (err == EDDY_OK && into->slice.data && store_is_sliding(task->topology, store)) {
+    if (err == EDDY_OK && into->slice.data && store_is_timestamped(task->topology, store)) {
         int64_t time_ms;
         err = eddy__sliding_value(into->slice, &into->slice, &time_ms);
     }
@@ -1303,6 +1305,13 @@ eddy_err eddy__task_process(eddy__task *task, const eddy_record *record)
     return punctuate(task, EDDY_PUNCTUATE_STREAM_TIME, task->stream_time);
 }
 
+eddy_kv_store *eddy__task_expiry_store(eddy__task *task, uint32_t store)
+{
+    eddy_kv_store *view =
+        task->host->expiry_store ? task->host->expiry_store(task->host->opaque, task, store) : NULL;
+    return view ? view : task->stores[store];
+}
+
 void eddy__task_count_dropped(eddy__task *task, uint64_t *counter)
 {
     (*counter)++;
@@ -1321,8 +1330,9 @@ eddy_err eddy__task_store_flushed(eddy__task *task, uint32_t store, eddy_slice k
         uint32_t node = sub->nodes.items[i];
         if (t->nodes[node].store != store || !task->nodes[node].deferred)
             continue;
-        if (t->nodes[node].op == EDDY__OP_SLIDING_AGGREGATE) {
-            /* Sliding windows store [latest record timestamp][aggregate]: forward the
+        if (t->nodes[node].op == EDDY__OP_SLIDING_AGGREGATE ||
+            t->nodes[node].op == EDDY__OP_WINDOW_AGGREGATE) {
+            /* Time and sliding windows store [latest record timestamp][aggregate]: forward the
              * aggregate, timestamped by that record. */
             int64_t new_time = timestamp_ms, old_time = 0;
             eddy_err err = eddy__sliding_value(new_value, &new_value, &new_time);

@@ -64,6 +64,9 @@ typedef struct eddy__task_host {
      * them (eddy__task_store_flushed); then the aggregation or table owning it does not forward
      * on each update. NULL: never. */
     bool (*forwards_on_flush)(void *opaque, eddy__task *task, uint32_t store);
+    /* The store retention deletes expired windows through (see store.h's expiry view): one that
+     * forwards and logs nothing. NULL (or a NULL result): the task's store itself. */
+    eddy_kv_store *(*expiry_store)(void *opaque, eddy__task *task, uint32_t store);
     /* The host's wall-clock time in ms. */
     int64_t (*wall_clock_ms)(void *opaque);
     eddy__deser_handler deser_handler;

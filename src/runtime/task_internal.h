@@ -163,6 +163,9 @@ eddy_err eddy__op_cogroup_aggregate(eddy__task *task, uint32_t node, const eddy_
  * right table of outer joins). */
 bool eddy__table_join_needs_old(const eddy__topology *topology, uint32_t child);
 
+/* The store to expire `store`'s old windows through (the host's expiry view, else the store). */
+eddy_kv_store *eddy__task_expiry_store(eddy__task *task, uint32_t store);
+
 /* Counts a record dropped by the task (late, unreadable, skipped): `counter` is one of
  * task->stats' fields; the host's dropped-records total grows too. */
 void eddy__task_count_dropped(eddy__task *task, uint64_t *counter);

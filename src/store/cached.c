@@ -73,9 +73,9 @@ typedef struct cache_entry {
     uint32_t value_len;
     uint32_t value_cap;
     int64_t context_ms; /* the listener clock's time at the last write */
-    uint8_t dirty;   /* not yet written to inner */
-    uint8_t deleted; /* a delete marker (value_len 0) */
-    uint8_t bytes[]; /* the key, then value_cap bytes of room for the value */
+    uint8_t dirty;      /* not yet written to inner */
+    uint8_t deleted;    /* a delete marker (value_len 0) */
+    uint8_t bytes[];    /* the key, then value_cap bytes of room for the value */
 } cache_entry;
 
 typedef struct cache_slot {
@@ -101,7 +101,7 @@ typedef struct cache_store {
     void *listener_opaque;
     const int64_t *clock;
     size_t *shared_bytes; /* the budget's use across the stores sharing it; NULL: own only */
-    uint8_t *old_copy; /* inner's value before a reported write */
+    uint8_t *old_copy;    /* inner's value before a reported write */
     size_t old_copy_capacity;
 } cache_store;
 
@@ -328,8 +328,8 @@ static eddy_err cache_inner_write(cache_store *s, eddy_slice key, eddy_slice val
 static eddy_err cache_entry_write(cache_store *s, const cache_entry *e)
 {
     EDDY_ASSERT(e->dirty);
-    return cache_inner_write(s, cache_entry_key(e), cache_entry_value(e), e->deleted,
-                             e->context_ms, false);
+    return cache_inner_write(s, cache_entry_key(e), cache_entry_value(e), e->deleted, e->context_ms,
+                             false);
 }
 
 /* Removes an entry from the cache and frees it (it must be clean or no longer needed). */
@@ -766,4 +766,14 @@ void eddy__kv_store_cached_share(eddy_kv_store *store, size_t *shared_bytes)
     cache_store *s = eddy__kv_store_self(store);
     EDDY_ASSERT(s->bytes == 0);
     s->shared_bytes = shared_bytes;
+}
+
+void eddy__kv_store_cached_forget(eddy_kv_store *store, eddy_slice key)
+{
+    cache_store *s = eddy__kv_store_self(store);
+    if (s->count == 0)
+        return;
+    cache_slot *slot = cache_slot_find(s, cache_key_hash(s->seed, key.data, key.len), key);
+    if (slot)
+        cache_entry_drop(s, slot->entry);
 }

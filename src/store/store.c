@@ -326,3 +326,9 @@ void eddy_kv_iter_destroy(eddy_kv_iter *iter)
     }
     eddy__free(iter);
 }
+
+eddy_err eddy__kv_iter_open_bounds(eddy_kv_store *store, const eddy__kv_bounds *bounds,
+                                   eddy_kv_iter **out)
+{
+    return iter_open(store, bounds, 0, out);
+}

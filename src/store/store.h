@@ -17,6 +17,7 @@
 #ifndef EDDY_STORE_STORE_H
 #define EDDY_STORE_STORE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "eddy/store.h"
@@ -111,14 +112,29 @@ typedef eddy_err (*eddy__kv_flush_fn)(void *opaque, eddy_slice key, eddy_slice n
 
 /* Sets the flush listener of a store made by eddy__kv_store_cached (only such a store). `clock`
  * (may be NULL: 0) is read at each write to time-stamp the entry. */
-void eddy__kv_store_cached_listen(eddy_kv_store *cached, eddy__kv_flush_fn listener,
-                                  void *opaque, const int64_t *clock);
+void eddy__kv_store_cached_listen(eddy_kv_store *cached, eddy__kv_flush_fn listener, void *opaque,
+                                  const int64_t *clock);
 
 /* Makes a store made by eddy__kv_store_cached (still empty) count its bytes in
  * `*shared_bytes`, shared by several caches with one max_bytes (Kafka's cache per stream
  * thread): a write past the budget evicts this store's oldest entries. The counter must outlive
  * the stores and be used by one thread. */
 void eddy__kv_store_cached_share(eddy_kv_store *cached, size_t *shared_bytes);
+
+/* Drops `key`'s entry from a cached store (made by eddy__kv_store_cached) without writing it
+ * to the inner store or telling the listener: for deleting below the cache. */
+void eddy__kv_store_cached_forget(eddy_kv_store *cached, eddy_slice key);
+
+/* A view of a decorated store for retention: reads go to `outer`, deletes drop the key from
+ * outer's cache (when outer_cached) and delete it from `inner` (below the changelog), so that
+ * expiry forwards and logs nothing. Owns neither store. */
+eddy_err eddy__kv_store_expiry_view(eddy_kv_store *outer, bool outer_cached, eddy_kv_store *inner,
+                                    eddy_kv_store **out);
+
+/* Opens an iterator over `store` with already checked bounds (for decorators that forward
+ * their iterators). */
+eddy_err eddy__kv_iter_open_bounds(eddy_kv_store *store, const eddy__kv_bounds *bounds,
+                                   eddy_kv_iter **out);
 
 /* Serializes access to `inner` with a readers-writer lock, for a global store that one thread
  * writes while others read. Iterators hold the read lock until destroyed. Ownership as logged. */

@@ -243,7 +243,7 @@ static eddy_err key_scan(eddy_kv_store *store, eddy_slice key, size_t suffix, ed
 
 eddy_err eddy__window_get(eddy_kv_store *store, eddy_slice key, int64_t start_ms, eddy_slice *value)
 {
-    bool fits;
+    bool fits = false;
     if (!value)
         return eddy__fail(EDDY_ERR_INVALID_ARGUMENT, "window get: value is NULL");
     value->data = NULL;
@@ -265,7 +265,7 @@ eddy_err eddy__window_get(eddy_kv_store *store, eddy_slice key, int64_t start_ms
 
 eddy_err eddy__window_put(eddy_kv_store *store, eddy_slice key, int64_t start_ms, eddy_slice value)
 {
-    bool fits;
+    bool fits = false;
     eddy_err err = args_check(store, "window put", key, EDDY__WINDOW_SUFFIX_BYTES, &fits);
     if (err != EDDY_OK)
         return err;
@@ -286,7 +286,7 @@ eddy_err eddy__window_put(eddy_kv_store *store, eddy_slice key, int64_t start_ms
 eddy_err eddy__window_put_dup(eddy_kv_store *store, eddy_slice key, int64_t timestamp_ms,
                               uint32_t *sequence, eddy_slice value)
 {
-    bool fits;
+    bool fits = false;
     eddy_err err = args_check(store, "window put", key, EDDY__WINDOW_DUPS_SUFFIX_BYTES, &fits);
     if (err != EDDY_OK)
         return err;
@@ -327,7 +327,7 @@ eddy_err eddy__window_fetch(eddy_kv_store *store, eddy_slice key, bool dups, int
                             int64_t to_ms, eddy__window_fn fn, void *opaque)
 {
     size_t suffix = dups ? EDDY__WINDOW_DUPS_SUFFIX_BYTES : EDDY__WINDOW_SUFFIX_BYTES;
-    bool fits;
+    bool fits = false;
     eddy_err err = args_check(store, "window fetch", key, suffix, &fits);
     if (err != EDDY_OK)
         return err;
@@ -407,7 +407,7 @@ eddy_err eddy__window_fetch_all(eddy_kv_store *store, bool dups, int64_t from_ms
 eddy_err eddy__session_put(eddy_kv_store *store, eddy_slice key, int64_t start_ms, int64_t end_ms,
                            eddy_slice value)
 {
-    bool fits;
+    bool fits = false;
     eddy_err err = args_check(store, "session put", key, EDDY__SESSION_SUFFIX_BYTES, &fits);
     if (err != EDDY_OK)
         return err;
@@ -451,7 +451,7 @@ static eddy_err session_find_entry(void *opaque, const uint8_t *suffix, eddy_sli
 eddy_err eddy__session_find(eddy_kv_store *store, eddy_slice key, int64_t earliest_end_ms,
                             int64_t latest_start_ms, eddy__session_fn fn, void *opaque)
 {
-    bool fits;
+    bool fits = false;
     eddy_err err = args_check(store, "session find", key, EDDY__SESSION_SUFFIX_BYTES, &fits);
     if (err != EDDY_OK)
         return err;

@@ -1,0 +1,113 @@
+/* The expiry view of a decorated store: what retention deletes through.
+ *
+ * The runtime stacks a record cache and a changelog over each task store. Retention must delete
+ * expired windows without either: Kafka drops expired segments silently, forwarding nothing
+ * downstream and writing no changelog tombstones (the changelog's own retention removes them
+ * there). The view reads through the outer (cached) store, so it sees every entry, and deletes
+ * by dropping the key from the cache unwritten and deleting it from the innermost store. */
+#include "core/alloc.h"
+#include "core/error.h"
+#include "store/store.h"
+
+typedef struct expiry_view {
+    eddy_kv_store *outer; /* read through: the cache over everything (may not be a cache) */
+    eddy_kv_store *inner; /* deleted from: under the changelog */
+    bool outer_cached;
+} expiry_view;
+
+typedef struct expiry_iter {
+    eddy_kv_iter *iter;
+} expiry_iter;
+
+static eddy_err view_get(void *self, eddy_slice key, eddy_slice *value)
+{
+    return eddy_kv_get(((expiry_view *)self)->outer, key, value);
+}
+
+static eddy_err view_put(void *self, eddy_slice key, eddy_slice value)
+{
+    (void)key, (void)value;
+    return eddy__fail(EDDY_ERR_STATE, "store '%s': the expiry view only deletes",
+                      eddy_kv_store_name(((expiry_view *)self)->outer));
+}
+
+static eddy_err view_remove(void *self, eddy_slice key)
+{
+    expiry_view *v = self;
+    if (v->outer_cached)
+        eddy__kv_store_cached_forget(v->outer, key);
+    return eddy_kv_delete(v->inner, key);
+}
+
+static eddy_err view_iter_next(void *iter, eddy_slice *key, eddy_slice *value)
+{
+    return eddy_kv_iter_next(((expiry_iter *)iter)->iter, key, value);
+}
+
+static void view_iter_destroy(void *iter)
+{
+    eddy_kv_iter_destroy(((expiry_iter *)iter)->iter);
+    eddy__free(iter);
+}
+
+static const eddy__kv_iter_ops view_iter_ops = {view_iter_next, view_iter_destroy};
+
+static eddy_err view_iter_open(void *self, const eddy__kv_bounds *bounds,
+                               const eddy__kv_iter_ops **ops, void **out)
+{
+    expiry_view *v = self;
+    expiry_iter *it = eddy__calloc(1, sizeof *it);
+    if (!it)
+        return eddy__fail(EDDY_ERR_NO_MEMORY, "store '%s': out of memory opening an iterator",
+                          eddy_kv_store_name(v->outer));
+    eddy_err err = eddy__kv_iter_open_bounds(v->outer, bounds, &it->iter);
+    if (err != EDDY_OK) {
+        eddy__free(it);
+        return err;
+    }
+    *ops = &view_iter_ops;
+    *out = it;
+    return EDDY_OK;
+}
+
+static eddy_err view_count(void *self, uint64_t *count)
+{
+    return eddy_kv_approximate_count(((expiry_view *)self)->outer, count);
+}
+
+static eddy_err view_flush(void *self)
+{
+    (void)self;
+    return EDDY_OK;
+}
+
+static void view_close(void *self)
+{
+    eddy__free(self); /* the stores belong to the runtime */
+}
+
+static const eddy__kv_store_ops view_ops = {
+    .get = view_get,
+    .put = view_put,
+    .remove = view_remove,
+    .iter_open = view_iter_open,
+    .approximate_count = view_count,
+    .flush = view_flush,
+    .close = view_close,
+};
+
+eddy_err eddy__kv_store_expiry_view(eddy_kv_store *outer, bool outer_cached, eddy_kv_store *inner,
+                                    eddy_kv_store **out)
+{
+    expiry_view *v = eddy__calloc(1, sizeof *v);
+    if (!v)
+        return eddy__fail(EDDY_ERR_NO_MEMORY, "store '%s': out of memory",
+                          eddy_kv_store_name(outer));
+    v->outer = outer;
+    v->inner = inner;
+    v->outer_cached = outer_cached;
+    eddy_err err = eddy__kv_store_wrap(eddy_kv_store_name(outer), &view_ops, v, out);
+    if (err != EDDY_OK)
+        eddy__free(v);
+    return err;
+}
