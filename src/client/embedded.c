@@ -667,7 +667,7 @@ static eddy_err producer_send(eddy__producer *base, const char *topic, int32_t p
                  (r->headers[h].value.data ? r->headers[h].value.len : 0);
     if ((err = producer_reserve(p, b, r, bytes)) != EDDY_OK)
         return eddy__fail_context(err, "send: topic '%s' partition %d", topic, (int)chosen);
-    int64_t now_ns = eddy__monotonic_ns();
+    int64_t now_ns = eddy__monotonic_coarse_ns(); /* per record: the cheap clock; linger is ms */
     buffer_append(p, t, chosen, r, opaque, bound, now_ns);
     if (b->batch_bytes >= (size_t)base->settings.batch_bytes)
         buffer_write(p, t, chosen);

@@ -27,6 +27,14 @@ int64_t eddy__monotonic_ns(void)
     return (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
 }
 
+int64_t eddy__monotonic_coarse_ns(void)
+{
+    struct timespec now;
+    int rc = clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+    EDDY_ASSERT(rc == 0);
+    return (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+}
+
 void eddy__sleep_ms(int64_t ms)
 {
     if (ms <= 0)

@@ -1790,7 +1790,7 @@ static eddy_err consumer_rebalance(eddy_log_consumer *c)
     eddy_err err = group_check_usable(c->group);
     if (err != EDDY_OK)
         return err;
-    int64_t now = eddy__monotonic_ns();
+    int64_t now = eddy__monotonic_coarse_ns(); /* on every poll: a cheap clock */
     uint64_t seq = atomic_load_explicit(&c->group->state->change_seq, memory_order_acquire);
     if (seq == c->seen_change_seq) {
         if (now < c->next_probe_ns)
@@ -2124,7 +2124,7 @@ eddy_err eddy_log_consumer_poll(eddy_log_consumer *c, int timeout_ms, eddy_recor
         return eddy__fail(EDDY_ERR_STATE, "poll: the consumer is neither subscribed nor assigned");
     if (!record) /* the group protocol only: no record is read, no waiting */
         return c->mode == MODE_SUBSCRIBED ? consumer_rebalance(c) : EDDY_OK;
-    int64_t deadline_ns = eddy__monotonic_ns() + (int64_t)timeout_ms * 1000000;
+    int64_t deadline_ns = -1; /* taken when the first read finds nothing: reads cost no clock */
     for (;;) {
         uint32_t seen = eddy__log_notify_seq(c->log);
         eddy_err err = c->mode == MODE_SUBSCRIBED ? consumer_rebalance(c) : EDDY_OK;
@@ -2133,6 +2133,8 @@ eddy_err eddy_log_consumer_poll(eddy_log_consumer *c, int timeout_ms, eddy_recor
         if (err != EDDY_ERR_TIMED_OUT || timeout_ms == 0)
             return err;
         int64_t now = eddy__monotonic_ns();
+        if (deadline_ns < 0)
+            deadline_ns = now + (int64_t)timeout_ms * 1000000;
         int wait_ms = -1;
         if (timeout_ms > 0) {
             if (now >= deadline_ns)

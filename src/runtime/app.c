@@ -117,8 +117,17 @@ struct stream_thread {
     pthread_mutex_t lock; /* held while processing and committing; queries take it */
 };
 
+/* A source topic of a task sub-topology. */
+typedef struct source_entry {
+    char topic[256];
+    uint32_t subtopology;
+} source_entry;
+
 struct eddy_app {
     eddy_builder *builder;
+    source_entry *sources; /* every task source topic (make_name_maps) */
+    uint32_t source_count;
+    char **changelog_names; /* by store index */
     const eddy__topology *topology;
     eddy_config *config;
     eddy__streams_config sc;
@@ -400,9 +409,7 @@ static eddy_err log_change(void *opaque, eddy_slice key, eddy_slice value)
 {
     changelog_target *target = opaque;
     runtime_task *rt = target->task;
-    eddy_app *app = rt->thread->app;
-    char topic[512];
-    changelog_name(app, target->store, topic, sizeof topic);
+    const char *topic = rt->thread->app->changelog_names[target->store];
     eddy_record rec = {
         .key = key, .value = value, .timestamp_ms = rt->thread->current_timestamp_ms};
     eddy_err err;
@@ -555,20 +562,47 @@ static int64_t host_wall_clock(void *opaque)
 
 /* ---- Tasks ---------------------------------------------------------------------------------- */
 
+/* The task sub-topology reading `topic` (a full name), from the map made at start. */
 static uint32_t subtopology_of_topic(const eddy_app *app, const char *topic)
 {
+    for (uint32_t i = 0; i < app->source_count; i++)
+        if (strcmp(app->sources[i].topic, topic) == 0)
+            return app->sources[i].subtopology;
+    return EDDY__NONE;
+}
+
+/* Maps every source topic of the task sub-topologies to its sub-topology, and names every
+ * store's changelog, once, so that no record needs a name formatted. */
+static eddy_err make_name_maps(eddy_app *app)
+{
     const eddy__topology *t = app->topology;
+    app->changelog_names = eddy__calloc(t->store_count ? t->store_count : 1, sizeof(char *));
+    if (!app->changelog_names)
+        return eddy__fail(EDDY_ERR_NO_MEMORY, "out of memory");
+    for (uint32_t s = 0; s < t->store_count; s++) {
+        char name[512];
+        eddy__store_changelog_name(&t->stores[s], app->sc.application_id, name, sizeof name);
+        app->changelog_names[s] = eddy__strdup(name);
+        if (!app->changelog_names[s])
+            return eddy__fail(EDDY_ERR_NO_MEMORY, "out of memory");
+    }
     for (uint32_t s = 0; s < t->subtopology_count; s++) {
         if (t->subtopologies[s].global)
             continue;
         char names[SOURCE_TOPICS_MAX][256];
-        uint32_t n =
-            eddy__subtopology_source_topics(t, s, app->sc.application_id, names, SOURCE_TOPICS_MAX);
-        for (uint32_t i = 0; i < n && i < SOURCE_TOPICS_MAX; i++)
-            if (strcmp(names[i], topic) == 0)
-                return s;
+        uint32_t n = eddy__subtopology_source_topics(t, s, app->sc.application_id, names,
+                                                     SOURCE_TOPICS_MAX);
+        for (uint32_t i = 0; i < n && i < SOURCE_TOPICS_MAX; i++) {
+            source_entry *grown =
+                eddy__realloc(app->sources, (app->source_count + 1) * sizeof *grown);
+            if (!grown)
+                return eddy__fail(EDDY_ERR_NO_MEMORY, "out of memory");
+            app->sources = grown;
+            snprintf(app->sources[app->source_count].topic, 256, "%s", names[i]);
+            app->sources[app->source_count++].subtopology = s;
+        }
     }
-    return EDDY__NONE;
+    return EDDY_OK;
 }
 
 static runtime_task *thread_find_task(stream_thread *thread, uint32_t sub, int32_t partition,
@@ -1680,6 +1714,8 @@ eddy_err eddy_app_start(eddy_app *app)
     if (err == EDDY_OK)
         err = lock_state_dir(app);
     if (err == EDDY_OK)
+        err = make_name_maps(app);
+    if (err == EDDY_OK)
         err = create_requested_topics(app);
     if (err == EDDY_OK)
         err = compute_partitions(app);
@@ -1802,6 +1838,11 @@ void eddy_app_destroy(eddy_app *app)
     eddy_app_close(app);
     eddy_config_destroy(app->config);
     eddy__free(app->sub_partitions);
+    if (app->changelog_names)
+        for (uint32_t s = 0; s < app->topology->store_count; s++)
+            eddy__free(app->changelog_names[s]);
+    eddy__free(app->changelog_names);
+    eddy__free(app->sources);
     pthread_mutex_destroy(&app->state_lock);
     pthread_mutex_destroy(&app->listener_lock);
     pthread_cond_destroy(&app->state_cond);
