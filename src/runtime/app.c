@@ -110,6 +110,10 @@ struct stream_thread {
     eddy__buf arena;
     int64_t last_commit_ms;
     int64_t current_timestamp_ms; /* of the record in hand: changelog records carry it */
+    /* batch_route's answer for the last partition routed; reset when tasks change. */
+    const char *route_topic;
+    int32_t route_partition;
+    uint32_t route_task, route_queue;
     size_t cache_bytes;           /* the record caches' use of the thread's budget */
     atomic_bool rebalancing;
     bool failed;
@@ -794,6 +798,7 @@ static eddy_err thread_add_task(stream_thread *thread, uint32_t sub, int32_t par
     if (err != EDDY_OK)
         return err;
     thread->tasks[thread->task_count++] = rt;
+    thread->route_topic = NULL;
     EDDY_INFO("runtime", "thread %d: task %s started", thread->index, eddy__task_id(rt->task));
     return EDDY_OK;
 }
@@ -910,6 +915,7 @@ static void thread_close_tasks_for(stream_thread *thread, const eddy_topic_parti
                   eddy__task_id(closing[k]->task));
         task_destroy_with_host(closing[k]);
         thread->tasks[index] = thread->tasks[--thread->task_count];
+        thread->route_topic = NULL;
     }
 }
 
@@ -955,10 +961,18 @@ static eddy_err arena_copy(eddy__buf *arena, eddy_slice s, size_t *offset)
 }
 
 /* Copies a polled record into the batch (its pointers die at the next poll). */
-static eddy_err batch_add(stream_thread *thread, const eddy_record *rec)
+/* Finds the task and queue of a polled record's partition: by name, or, for the partition of the
+ * previous record (the usual case), from the remembered answer. */
+static eddy_err batch_route(stream_thread *thread, const eddy_record *rec, uint32_t *task,
+                            uint32_t *queue)
 {
-    eddy_app *app = thread->app;
-    uint32_t sub = subtopology_of_topic(app, rec->topic);
+    if (rec->topic == thread->route_topic && rec->partition == thread->route_partition) {
+        *task = thread->route_task;
+        *queue = thread->route_queue;
+        return EDDY_OK;
+    }
+    *task = *queue = EDDY__NONE;
+    uint32_t sub = subtopology_of_topic(thread->app, rec->topic);
     if (sub == EDDY__NONE)
         return EDDY_OK;
     uint32_t index;
@@ -974,6 +988,42 @@ static eddy_err batch_add(stream_thread *thread, const eddy_record *rec)
         q++;
     if (q == rt->queue_count)
         return EDDY_OK;
+    *task = index;
+    *queue = q;
+    thread->route_topic = rec->topic; /* the consumer's string: stable while assigned */
+    thread->route_partition = rec->partition;
+    thread->route_task = index;
+    thread->route_queue = q;
+    return EDDY_OK;
+}
+
+/* Processes a record at once, from the consumer's memory: for a task with one input partition,
+ * whose records need no ordering against another queue. */
+static eddy_err process_now(stream_thread *thread, runtime_task *rt, const eddy_record *rec)
+{
+    thread->current_timestamp_ms = rec->timestamp_ms;
+    rt->dirty = true;
+    eddy_err err = eddy__task_process(rt->task, rec);
+    if (err != EDDY_OK) {
+        char message[APP_ERROR_MAX];
+        snprintf(message, sizeof message, "%s", eddy_last_error());
+        thread->failed = true;
+        app_fail(thread->app, err, message);
+    }
+    return err;
+}
+
+static eddy_err batch_add(stream_thread *thread, const eddy_record *rec)
+{
+    uint32_t index, q;
+    eddy_err route = batch_route(thread, rec, &index, &q);
+    if (route != EDDY_OK)
+        return route;
+    if (index == EDDY__NONE)
+        return EDDY_OK;
+    runtime_task *rt = thread->tasks[index];
+    if (rt->queue_count == 1)
+        return process_now(thread, rt, rec);
     input_queue *queue = &rt->queues[q];
     if (queue->count == queue->capacity) {
         uint32_t capacity = queue->capacity ? queue->capacity * 2 : 64;
@@ -1108,10 +1158,26 @@ static eddy_err thread_process_batch(stream_thread *thread)
 /* Polls up to a batch: waits up to poll.ms for the first record, then takes what is there. */
 static eddy_err thread_poll_batch(stream_thread *thread)
 {
-    int timeout = (int)thread->app->sc.poll_ms;
-    while (thread->batch_count < BATCH_RECORDS_MAX && !thread->failed) {
+    /* First a look without waiting: when the inputs are caught up, what the producer holds for
+     * linger.ms has nothing left to be batched with, so it is written before the thread waits
+     * (outputs do not sit out linger.ms plus poll.ms when the input stops). */
+    int timeout = 0;
+    bool waited = false;
+    /* Bounded by records polled, processed at once or queued, so that commits and
+     * punctuations come around under a steady input. */
+    for (uint32_t polled = 0; polled < BATCH_RECORDS_MAX && !thread->failed; polled++) {
         eddy_record rec;
         eddy_err err = eddy__consumer_poll(thread->consumer, timeout, &rec);
+        if (err == EDDY_ERR_TIMED_OUT && !waited && polled == 0) {
+            if (eddy__producer_outstanding(thread->producer) > 0) {
+                err = eddy__producer_flush(thread->producer, -1);
+                if (err != EDDY_OK)
+                    return err;
+            }
+            timeout = (int)thread->app->sc.poll_ms;
+            waited = true;
+            continue;
+        }
         if (err == EDDY_ERR_TIMED_OUT)
             return EDDY_OK;
         if (err != EDDY_OK)

@@ -1126,8 +1126,10 @@ void eddy__task_destroy(eddy__task *task)
 
 /* ---- Processing ----------------------------------------------------------------------------- */
 
-static uint32_t source_for_topic(const eddy__task *task, const char *topic)
+static uint32_t source_for_topic(eddy__task *task, const char *topic)
 {
+    if (topic == task->last_topic) /* the same string as the previous record's */
+        return task->last_source;
     const eddy__topology *t = task->topology;
     const eddy__subtopology *sub = &t->subtopologies[task->subtopology];
     for (uint32_t i = 0; i < sub->nodes.count; i++) {
@@ -1135,8 +1137,11 @@ static uint32_t source_for_topic(const eddy__task *task, const char *topic)
         if (n->op != EDDY__OP_SOURCE)
             continue;
         for (uint32_t k = 0; k < n->topics.count; k++)
-            if (strcmp(task->topic_names[n->topics.items[k]], topic) == 0)
+            if (strcmp(task->topic_names[n->topics.items[k]], topic) == 0) {
+                task->last_topic = topic;
+                task->last_source = sub->nodes.items[i];
                 return sub->nodes.items[i];
+            }
     }
     return EDDY__NONE;
 }

@@ -73,6 +73,8 @@ struct eddy__task {
     bool failed;
     char error[TASK_ERROR_MAX];
     eddy__task_stats stats;
+    const char *last_topic; /* the previous record's topic string, and its source node */
+    uint32_t last_source;
 };
 
 /* The context of one callback call. */
