@@ -114,7 +114,7 @@ struct stream_thread {
     const char *route_topic;
     int32_t route_partition;
     uint32_t route_task, route_queue;
-    size_t cache_bytes;           /* the record caches' use of the thread's budget */
+    size_t cache_bytes; /* the record caches' use of the thread's budget */
     atomic_bool rebalancing;
     bool failed;
     eddy_err delivery_error;
@@ -509,7 +509,8 @@ static eddy_err task_store_open(runtime_task *rt, uint32_t store, const checkpoi
      * Kafka Streams: once per key per commit with the cache on, at once with it off. */
     if (eddy__store_forwards_changes(app->topology, store)) {
         eddy__kv_store_cached_listen(cached, forward_flushed, &targets[store],
-                                     &rt->thread->current_timestamp_ms);
+                                     &rt->thread->current_timestamp_ms,
+                                     eddy__store_owner_sends_old(app->topology, store));
         rt->forwarding[store] = true;
     }
     rt->stores[store] = cached;
@@ -594,8 +595,8 @@ static eddy_err make_name_maps(eddy_app *app)
         if (t->subtopologies[s].global)
             continue;
         char names[SOURCE_TOPICS_MAX][256];
-        uint32_t n = eddy__subtopology_source_topics(t, s, app->sc.application_id, names,
-                                                     SOURCE_TOPICS_MAX);
+        uint32_t n =
+            eddy__subtopology_source_topics(t, s, app->sc.application_id, names, SOURCE_TOPICS_MAX);
         for (uint32_t i = 0; i < n && i < SOURCE_TOPICS_MAX; i++) {
             source_entry *grown =
                 eddy__realloc(app->sources, (app->source_count + 1) * sizeof *grown);

@@ -954,6 +954,16 @@ static bool op_is_table_aggregation(eddy__op op)
            op == EDDY__OP_TABLE_AGGREGATE;
 }
 
+static bool needs_old_values(const eddy__topology *t, uint32_t node, uint32_t depth);
+
+bool eddy__store_owner_sends_old(const eddy__topology *topology, uint32_t store)
+{
+    for (uint32_t i = 0; i < topology->node_count; i++)
+        if (topology->nodes[i].store == store && needs_old_values(topology, i, 0))
+            return true;
+    return false;
+}
+
 /* Whether `node` must send old values: a child that subtracts them (a table group-by), or a
  * pass-through table operator that must. */
 static bool needs_old_values(const eddy__topology *t, uint32_t node, uint32_t depth)
@@ -1331,10 +1341,13 @@ eddy_err eddy__task_store_flushed(eddy__task *task, uint32_t store, eddy_slice k
         return eddy__fail(EDDY_ERR_STATE, "%s", task->error);
     const eddy__topology *t = task->topology;
     const eddy__subtopology *sub = &t->subtopologies[task->subtopology];
-    for (uint32_t i = 0; i < sub->nodes.count; i++) {
+    uint32_t from = task->flushed_store == store ? task->flushed_at : 0;
+    for (uint32_t i = from; i < sub->nodes.count; i++) {
         uint32_t node = sub->nodes.items[i];
         if (t->nodes[node].store != store || !task->nodes[node].deferred)
             continue;
+        task->flushed_store = store; /* a flush reports many changes of one store */
+        task->flushed_at = i;
         if (t->nodes[node].op == EDDY__OP_SLIDING_AGGREGATE ||
             t->nodes[node].op == EDDY__OP_WINDOW_AGGREGATE) {
             /* Time and sliding windows store [latest record timestamp][aggregate]: forward the

@@ -102,6 +102,9 @@ eddy_err eddy__task_process(eddy__task *task, const eddy_record *record);
 eddy_err eddy__task_store_flushed(eddy__task *task, uint32_t store, eddy_slice key,
                                   eddy_slice new_value, eddy_slice old_value, int64_t timestamp_ms);
 
+/* Whether the processor owning `store` forwards old values (so its cache must read them). */
+bool eddy__store_owner_sends_old(const eddy__topology *topology, uint32_t store);
+
 /* Whether a processor that forwards its store's changes owns `store` (an aggregation or a
  * table source): the stores whose record cache should forward on flush. */
 bool eddy__store_forwards_changes(const eddy__topology *topology, uint32_t store);

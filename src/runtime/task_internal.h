@@ -75,6 +75,7 @@ struct eddy__task {
     eddy__task_stats stats;
     const char *last_topic; /* the previous record's topic string, and its source node */
     uint32_t last_source;
+    uint32_t flushed_store, flushed_at; /* the last store flushed, and its owner's position */
 };
 
 /* The context of one callback call. */

@@ -98,6 +98,7 @@ typedef struct cache_store {
     cache_entry *oldest;
     cache_entry *newest;
     eddy__kv_flush_fn listener; /* NULL: writes reach inner silently */
+    bool listener_old;          /* the listener needs inner's old values (else null is passed) */
     void *listener_opaque;
     const int64_t *clock;
     size_t *shared_bytes; /* the budget's use across the stores sharing it; NULL: own only */
@@ -315,7 +316,10 @@ static eddy_err cache_inner_write(cache_store *s, eddy_slice key, eddy_slice val
                                   int64_t context_ms, bool uncached)
 {
     eddy_slice old = {NULL, 0};
-    eddy_err err = s->listener ? cache_inner_old(s, key, &old) : EDDY_OK;
+    /* Reading the old value costs a lookup in inner: only when the listener uses it, or to tell
+     * a cached deletion of an absent key (not reported). */
+    eddy_err err =
+        s->listener && (s->listener_old || deleted) ? cache_inner_old(s, key, &old) : EDDY_OK;
     if (err == EDDY_OK)
         err = deleted ? eddy_kv_delete(s->inner, key) : eddy_kv_put(s->inner, key, value);
     if (err != EDDY_OK || !s->listener || (deleted && !old.data && !uncached))
@@ -753,9 +757,10 @@ eddy_err eddy__kv_store_cached(eddy_kv_store *inner, size_t max_bytes, eddy_kv_s
 }
 
 void eddy__kv_store_cached_listen(eddy_kv_store *store, eddy__kv_flush_fn listener, void *opaque,
-                                  const int64_t *clock)
+                                  const int64_t *clock, bool old_values)
 {
     cache_store *s = eddy__kv_store_self(store);
+    s->listener_old = old_values;
     s->listener = listener;
     s->listener_opaque = opaque;
     s->clock = clock;

@@ -111,9 +111,10 @@ typedef eddy_err (*eddy__kv_flush_fn)(void *opaque, eddy_slice key, eddy_slice n
                                       eddy_slice old_value, int64_t context_ms);
 
 /* Sets the flush listener of a store made by eddy__kv_store_cached (only such a store). `clock`
- * (may be NULL: 0) is read at each write to time-stamp the entry. */
+ * (may be NULL: 0) is read at each write to time-stamp the entry. Without `old_values` the
+ * listener gets a null old value for puts (one lookup in inner less per write). */
 void eddy__kv_store_cached_listen(eddy_kv_store *cached, eddy__kv_flush_fn listener, void *opaque,
-                                  const int64_t *clock);
+                                  const int64_t *clock, bool old_values);
 
 /* Makes a store made by eddy__kv_store_cached (still empty) count its bytes in
  * `*shared_bytes`, shared by several caches with one max_bytes (Kafka's cache per stream
