@@ -224,6 +224,49 @@ EDDY_EXPORT eddy_table *eddy_table_left_join(eddy_table *left, eddy_table *right
 EDDY_EXPORT eddy_table *eddy_table_outer_join(eddy_table *left, eddy_table *right,
                                               eddy_value_joiner_fn joiner, void *opaque);
 
+/**
+ * Joins each row of @p left with the row of @p right whose key @p foreign_key computes from it
+ * (Kafka's `KTable#join(other, foreignKeyExtractor, joiner)`, KIP-213). The result is keyed by
+ * the left key: one row per left row that has a match, the joiner's value of (left value,
+ * right value). Every change of either side updates it; a left row whose match goes away (its
+ * foreign key changes, or the right row is deleted) gets a tombstone.
+ *
+ * Unlike the other table joins, the tables need not be co-partitioned, nor have the same key
+ * type, nor the same partition count: the join sends each left row's subscription to the
+ * right table's partition through the internal topic
+ * `<application.id>-KTABLE-FK-JOIN-SUBSCRIPTION-REGISTRATION-<n>-topic` (partitioned as the
+ * right table's input), keeps subscriptions in KTABLE-FK-JOIN-SUBSCRIPTION-STATE-STORE-<n>, and
+ * answers through `<application.id>-KTABLE-FK-JOIN-SUBSCRIPTION-RESPONSE-<n>-topic` (partitioned
+ * as the left table's input). An answer computed for an older left value is dropped, so the
+ * result is eventually the join of the tables' latest rows.
+ *
+ * @param left, right tables of the same builder (the same table joins itself: a hierarchy).
+ * @param foreign_key computes the right table's key from a left row (given as a record: key,
+ *        value) with eddy_result(); no result, or a null one, is a null foreign key: the row
+ *        joins nothing (an inner join skips it, as Kafka does: a row whose foreign key becomes
+ *        null keeps its last result).
+ * @param joiner emits the joined value with eddy_result() from (left value, right value); its
+ *        record carries the left key and value. A joiner that emits nothing gives a tombstone.
+ * @param opaque passed to both callbacks.
+ * @return the joined table (KTABLE-FK-JOIN-OUTPUT-<n>), materialized in
+ *         KTABLE-FK-JOIN-OUTPUT-STATE-STORE-<n> only when an operator reads it. Both inputs are
+ *         materialized (their source tables' stores), as in Kafka.
+ * Errors (in the builder): a NULL callback; a table of another builder; an input whose values
+ * come from several stores (a table-table join's or a suppression's result).
+ */
+EDDY_EXPORT eddy_table *eddy_table_fk_join(eddy_table *left, eddy_table *right,
+                                           eddy_key_fn foreign_key, eddy_value_joiner_fn joiner,
+                                           void *opaque);
+
+/**
+ * As eddy_table_fk_join(), but every left row is in the result (Kafka's
+ * `KTable#leftJoin(other, foreignKeyExtractor, joiner)`): without a match, including with a null
+ * foreign key, it is joined with null (right_value.data == NULL).
+ */
+EDDY_EXPORT eddy_table *eddy_table_fk_left_join(eddy_table *left, eddy_table *right,
+                                                eddy_key_fn foreign_key,
+                                                eddy_value_joiner_fn joiner, void *opaque);
+
 /* ------------------------------------------------------------------------------------------ */
 /* Cogroup                                                                                    */
 

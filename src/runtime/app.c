@@ -1438,16 +1438,53 @@ static eddy_err globals_start(eddy_app *app)
 
 /* ---- Topics --------------------------------------------------------------------------------- */
 
+/* Kafka's CopartitionedTopicsEnforcer for the internal topics (without a requested count) of
+ * each co-partition group: with input topics in the group, they take the inputs' count and are
+ * pinned to it (`pinned`: no writer raises it; a foreign-key join's registration topic so gets
+ * the right table's count, its response topic the left table's); in a group of internal topics
+ * only, they take the count one of them was given, else the largest. Returns whether a count
+ * changed. */
+static bool enforce_copartitioning(const eddy__topology *t, int32_t *topic_partitions, bool *pinned)
+{
+    bool changed = false;
+    for (uint32_t g = 0; g < t->copartition_group_count; g++) {
+        const eddy__ids *group = &t->copartition_groups[g];
+        int32_t external = 0, requested = 0, largest = 0;
+        for (uint32_t i = 0; i < group->count; i++) {
+            const eddy__topic *topic = &t->topics[group->items[i]];
+            int32_t count = topic_partitions[group->items[i]];
+            if (!topic->internal && external == 0)
+                external = count;
+            if (topic->internal && topic->partitions > 0 && requested == 0)
+                requested = topic->partitions;
+            largest = count > largest ? count : largest;
+        }
+        int32_t target = external > 0 ? external : requested > 0 ? requested : largest;
+        for (uint32_t i = 0; i < group->count && target > 0; i++) {
+            uint32_t topic = group->items[i];
+            if (!t->topics[topic].internal || t->topics[topic].partitions > 0)
+                continue;
+            changed |= topic_partitions[topic] != target;
+            topic_partitions[topic] = target;
+            pinned[topic] = pinned[topic] || external > 0;
+        }
+    }
+    return changed;
+}
+
 /* The partition count of each task sub-topology: its external inputs', and for repartition
- * topics, the writing sub-topology's (or the count the user gave). */
+ * topics, the writing sub-topology's (or the count the user gave), then as co-partitioning
+ * requires (enforce_copartitioning). */
 static eddy_err compute_partitions(eddy_app *app)
 {
     const eddy__topology *t = app->topology;
     app->sub_partitions =
         eddy__calloc(t->subtopology_count ? t->subtopology_count : 1, sizeof(int32_t));
     int32_t *topic_partitions = eddy__calloc(t->topic_count ? t->topic_count : 1, sizeof(int32_t));
-    if (!app->sub_partitions || !topic_partitions) {
+    bool *pinned = eddy__calloc(t->topic_count ? t->topic_count : 1, sizeof(bool));
+    if (!app->sub_partitions || !topic_partitions || !pinned) {
         eddy__free(topic_partitions);
+        eddy__free(pinned);
         return eddy__fail(EDDY_ERR_NO_MEMORY, "out of memory");
     }
     eddy_err err = EDDY_OK;
@@ -1468,8 +1505,13 @@ static eddy_err compute_partitions(eddy_app *app)
                              "first: eddy topic create %s -p N)",
                              t->topics[i].name, t->topics[i].name);
     }
-    /* Repartition topics take their writer's count; iterate to a fixed point. */
-    for (uint32_t round = 0; round <= t->subtopology_count && err == EDDY_OK; round++) {
+    /* Repartition topics take their writer's count unless co-partitioning decides it; iterate
+     * to a fixed point (counts only grow, except where pinned to inputs' at the start). */
+    if (err == EDDY_OK)
+        enforce_copartitioning(t, topic_partitions, pinned);
+    for (uint32_t round = 0; round <= t->subtopology_count + t->topic_count && err == EDDY_OK;
+         round++) {
+        bool changed = false;
         for (uint32_t s = 0; s < t->subtopology_count; s++) {
             const eddy__subtopology *sub = &t->subtopologies[s];
             int32_t count = 0;
@@ -1481,10 +1523,15 @@ static eddy_err compute_partitions(eddy_app *app)
             for (uint32_t i = 0; i < sub->sink_topics.count; i++) {
                 uint32_t topic = sub->sink_topics.items[i];
                 if (t->topics[topic].internal && t->topics[topic].partitions == 0 &&
-                    count > topic_partitions[topic])
+                    !pinned[topic] && count > topic_partitions[topic]) {
                     topic_partitions[topic] = count;
+                    changed = true;
+                }
             }
         }
+        changed |= enforce_copartitioning(t, topic_partitions, pinned);
+        if (!changed)
+            break;
     }
     /* Every input of a task sub-topology must have its partition count (co-partitioning). */
     for (uint32_t s = 0; s < t->subtopology_count && err == EDDY_OK; s++) {
@@ -1521,6 +1568,7 @@ static eddy_err compute_partitions(eddy_app *app)
                                         EDDY__TOPIC_IF_NOT_EXISTS);
     }
     eddy__free(topic_partitions);
+    eddy__free(pinned);
     return err;
 }
 

@@ -942,6 +942,16 @@ eddy_err eddy__run_node(eddy__task *task, uint32_t node, const eddy__flow *in)
         return eddy__op_table_join(task, node, in);
     case EDDY__OP_COGROUP_AGGREGATE:
         return eddy__op_cogroup_aggregate(task, node, in);
+    case EDDY__OP_FK_SUBSCRIPTION_SEND:
+        return eddy__op_fk_subscription_send(task, node, in);
+    case EDDY__OP_FK_SUBSCRIPTION_RECEIVE:
+        return eddy__op_fk_subscription_receive(task, node, in);
+    case EDDY__OP_FK_SUBSCRIPTION_JOIN:
+        return eddy__op_fk_subscription_join(task, node, in);
+    case EDDY__OP_FK_FOREIGN_JOIN:
+        return eddy__op_fk_foreign_join(task, node, in);
+    case EDDY__OP_FK_RESPONSE_JOIN:
+        return eddy__op_fk_response_join(task, node, in);
     }
     return eddy__fail(EDDY_ERR_STATE, "processor %s has an unknown operator", n->name);
 }
@@ -975,7 +985,8 @@ static bool needs_old_values(const eddy__topology *t, uint32_t node, uint32_t de
         const eddy__node *c = &t->nodes[n->children.items[i]];
         /* A table group-by subtracts old values; Kafka's suppression always asks for them. */
         if (c->op == EDDY__OP_TABLE_SELECT || c->op == EDDY__OP_SUPPRESS ||
-            eddy__table_join_needs_old(t, n->children.items[i]))
+            eddy__table_join_needs_old(t, n->children.items[i]) ||
+            eddy__fk_needs_old(t, n->children.items[i]))
             return true;
         /* A MERGE passes on what it gets (a table-table join's or a cogroup's), and a
          * table-table join side joins the old values it gets into the old values it sends. */

@@ -56,6 +56,7 @@ typedef struct eddy__node_state {
     bool deferred;         /* its store's cache forwards its changes (eddy__task_store_flushed) */
     int64_t observed_ms;   /* windowed aggregations, suppress: Kafka's observedStreamTime */
     eddy__join_state join; /* stream-stream join nodes (ops_join.c) */
+    uint64_t dropped_records; /* foreign-key join nodes (ops_fk.c): records they dropped */
 } eddy__node_state;
 
 struct eddy__task {
@@ -160,6 +161,19 @@ eddy_err eddy__op_stream_join_window(eddy__task *task, uint32_t node, const eddy
 eddy_err eddy__op_stream_join(eddy__task *task, uint32_t node, const eddy__flow *in);
 eddy_err eddy__op_table_join(eddy__task *task, uint32_t node, const eddy__flow *in);
 eddy_err eddy__op_cogroup_aggregate(eddy__task *task, uint32_t node, const eddy__flow *in);
+
+/* ops_fk.c: the foreign-key table-table join's operators (see topology.h's EDDY__OP_FK_*). */
+eddy_err eddy__op_fk_subscription_send(eddy__task *task, uint32_t node, const eddy__flow *in);
+eddy_err eddy__op_fk_subscription_receive(eddy__task *task, uint32_t node, const eddy__flow *in);
+eddy_err eddy__op_fk_subscription_join(eddy__task *task, uint32_t node, const eddy__flow *in);
+eddy_err eddy__op_fk_foreign_join(eddy__task *task, uint32_t node, const eddy__flow *in);
+eddy_err eddy__op_fk_response_join(eddy__task *task, uint32_t node, const eddy__flow *in);
+/* Whether a table feeding `child` must send old values because `child` sends a foreign-key
+ * join's subscriptions (it withdraws the old foreign key's). */
+bool eddy__fk_needs_old(const eddy__topology *topology, uint32_t child);
+/* MurmurHash3 x64-128 of `data` (Kafka's Murmur3.hash128 with `seed`): out[0] is h1, out[1]
+ * h2. The foreign-key join hashes left values with it (seed 104729). */
+void eddy__murmur3_128(const void *data, size_t len, uint32_t seed, uint64_t out[2]);
 
 /* Whether a table feeding `child` must send old values because `child` is a table-table join
  * side that reads them (Kafka's KTableImpl.doJoin: the left table of left and outer joins, the

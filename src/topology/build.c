@@ -518,8 +518,11 @@ eddy_err eddy__builder_build(eddy_builder *builder, const eddy__topology **out)
         *out = &builder->topology;
         return EDDY_OK;
     }
-    if (builder->error == EDDY_OK)
-        check_unique_names(builder);
+    if (builder->error == EDDY_OK) {
+        eddy_err err = check_unique_names(builder);
+        if (err != EDDY_OK && builder->error == EDDY_OK)
+            return err; /* out of memory: not the builder's error; a later build tries again */
+    }
     if (builder->error == EDDY_OK)
         apply_store_options(builder);
     if (builder->error != EDDY_OK)

@@ -1232,6 +1232,19 @@ static uint32_t repartition_topic_new(eddy_builder *builder, const char *name, i
     return topic;
 }
 
+uint32_t eddy__internal_topic_new(eddy_builder *builder, const char *name, int32_t partitions,
+                                  const char *function)
+{
+    return repartition_topic_new(builder, name, partitions, function);
+}
+
+uint32_t eddy__source_new(eddy_builder *builder, char *name, uint32_t topic, uint32_t graph,
+                          const eddy_serde *key_serde, const eddy_serde *value_serde,
+                          const char *function)
+{
+    return source_node(builder, name, &topic, 1, graph, key_serde, value_serde, function);
+}
+
 /* Writes a repartition under `parent` (node, graph node): filter -> sink -> topic and a source,
  * in the order Kafka writes them. *source_out receives the source node. Returns the graph
  * node, or EDDY__NONE (recorded). Takes the names over. */
@@ -1671,6 +1684,8 @@ eddy_err eddy__table_send_old_values(eddy_builder *builder, uint32_t table, cons
 {
     eddy__ids pending = {0};
     eddy_err err = eddy__ids_push(&pending, table);
+    if (err != EDDY_OK)
+        err = eddy__fail_no_memory(builder, function);
     while (err == EDDY_OK && pending.count > 0) {
         uint32_t node = pending.items[--pending.count];
         const eddy__node *n = &builder->nodes[node];

@@ -106,6 +106,25 @@ typedef enum eddy__op {
     /* Cogroup: one AGGREGATE node per input (all sharing `store`, each with its `aggregator`
      * and the shared `initializer`) feeding a pass-through MERGE (EDDY__OP_MERGE). */
     EDDY__OP_COGROUP_AGGREGATE, /* COGROUPKSTREAM-AGGREGATE-n */
+
+    /* Foreign-key table-table joins (KIP-213, Kafka's KTableImpl.doJoinOnForeignKey; fk_join.c
+     * builds them, src/runtime/ops_fk.c runs them and defines the bytes they exchange). On the
+     * left table's side, SEND gets its changes, computes each row's foreign key with `key` and
+     * writes subscriptions keyed by foreign key to the registration topic. On the right table's
+     * side, RECEIVE keeps them in the subscription store (`store`) and SUBSCRIPTION_JOIN answers
+     * each with the right table's value for its foreign key (getter `join_table`, `join_store`)
+     * through the response topic, keyed by the left key; FOREIGN_JOIN, a child of the right
+     * table, answers every subscriber of a changed right row (`store`: the subscription store).
+     * Back on the left table's side, RESPONSE_JOIN drops answers computed for an older left
+     * value and joins the others (`value_joiner`; the left table's getter `join_table`,
+     * `join_store`) into changes for the output, a TABLE_SOURCE (KTABLE-FK-JOIN-OUTPUT-n) that
+     * is materialized only when an operator needs it, as Kafka's KTableSource. `join.kind`
+     * (INNER or LEFT) is set on SEND and RESPONSE_JOIN. */
+    EDDY__OP_FK_SUBSCRIPTION_SEND,    /* KTABLE-FK-JOIN-SUBSCRIPTION-REGISTRATION-n */
+    EDDY__OP_FK_SUBSCRIPTION_RECEIVE, /* KTABLE-FK-JOIN-SUBSCRIPTION-PROCESSOR-n */
+    EDDY__OP_FK_SUBSCRIPTION_JOIN,    /* KTABLE-FK-JOIN-SUBSCRIPTION-PROCESSOR-n+1 */
+    EDDY__OP_FK_FOREIGN_JOIN,         /* KTABLE-FK-JOIN-SUBSCRIPTION-PROCESSOR-n+2 */
+    EDDY__OP_FK_RESPONSE_JOIN, /* KTABLE-FK-JOIN-SUBSCRIPTION-RESPONSE-RESOLVER-PROCESSOR-n */
 } eddy__op;
 
 /* What a windowed or cogrouped aggregation computes. */
@@ -469,6 +488,14 @@ void eddy__repartition_names_free(eddy__repartition_names *names);
 uint32_t eddy__repartition_new(eddy_builder *builder, uint32_t parent_node, uint32_t parent_graph,
                                eddy__repartition_names *names, int32_t partitions, bool with_filter,
                                const eddy__handle *in, uint32_t *source_out, const char *function);
+/* A new internal topic `name` (copied; the runtime prefixes "<application.id>-") with
+ * `partitions` (0: computed at start). A name in use is EDDY_ERR_EXISTS. */
+uint32_t eddy__internal_topic_new(eddy_builder *builder, const char *name, int32_t partitions,
+                                  const char *function);
+/* A source node named `name` (taken over) reading `topic`, written by graph node `graph`. */
+uint32_t eddy__source_new(eddy_builder *builder, char *name, uint32_t topic, uint32_t graph,
+                          const eddy_serde *key_serde, const eddy_serde *value_serde,
+                          const char *function);
 /* Kafka's repartitionForJoin: see builder.c. Returns the node a join attaches to. */
 uint32_t eddy__join_input(eddy_builder *builder, eddy__handle *in, uint32_t *graph,
                           const char *function);
