@@ -421,7 +421,7 @@ eddy_err eddy__op_fk_subscription_send(eddy__task *task, uint32_t node, const ed
 eddy_err eddy__op_fk_subscription_receive(eddy__task *task, uint32_t node, const eddy__flow *in)
 {
     const eddy__node *n = eddy__node_at(task, node);
-    fk_subscription sub;
+    fk_subscription sub = {0};
     eddy_err err = subscription_parse(task, node, in->rec.value, &sub);
     if (err != EDDY_OK)
         return err;
@@ -459,7 +459,7 @@ eddy_err eddy__op_fk_subscription_receive(eddy__task *task, uint32_t node, const
 eddy_err eddy__op_fk_subscription_join(eddy__task *task, uint32_t node, const eddy__flow *in)
 {
     const eddy__node *n = eddy__node_at(task, node);
-    fk_subscription sub;
+    fk_subscription sub = {0};
     eddy_err err = subscription_parse(task, node, in->rec.value, &sub);
     if (err != EDDY_OK || sub.instruction == FK_DELETE_KEY_NO_PROPAGATE)
         return err;
