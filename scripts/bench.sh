@@ -9,7 +9,8 @@
 #   EDDY_BENCH_DIR    data directory (default BUILD_DIR/bench-data: the real disk, not tmpfs);
 #                     created, and removed at the end
 #   EDDY_BENCH_RAW    if set, the raw lines of every run are also written to this file
-#   EDDY_BENCH_SCALE  passed on to bench_streams: its record and key counts times this (1)
+#   EDDY_BENCH_SCALE  passed on to bench_streams and bench_windows: their record counts (and
+#                     bench_streams' key counts) times this (1)
 #
 # Every benchmark line is "<name> key=value ...". Figures (rates, latencies, ratios, counts) are
 # the keys ending in _rps, _us, _count, ratio* or _per_sync and avg_batch; every other key names
@@ -27,7 +28,7 @@ if ! log=$(cmake --build "$build" --target eddy_bench 2>&1); then
     echo "bench.sh: building the benchmarks in $build failed" >&2
     exit 1
 fi
-for b in bench_append bench_consume bench_latency bench_store bench_streams; do
+for b in bench_append bench_consume bench_latency bench_store bench_streams bench_windows; do
     [ -x "$bin/$b" ] || { echo "bench.sh: $bin/$b is missing" >&2; exit 1; }
 done
 
@@ -75,6 +76,7 @@ cpu_ours() { awk '{ print $16 + $17 }' "/proc/$$/stat"; }
 cpus=$(nproc)
 
 start=$(date +%s)
+windows_failed=0
 for run in $(seq 1 "$runs"); do
     run_start=$(date +%s%N)
     busy0=$(cpu_busy)
@@ -100,6 +102,11 @@ for run in $(seq 1 "$runs"); do
     # Stream processing: every case of bench_streams (about a minute per run here).
     # shellcheck disable=SC2086
     "$bin/bench_streams" --dir "$data" $order >>"$raw"
+    # Windows and joins: every case of bench_windows (about 35 s per run here). It exits with
+    # status 1 when eddy's output was wrong, after printing its figures: the table shows them,
+    # and this script fails at the end.
+    # shellcheck disable=SC2086
+    "$bin/bench_windows" --dir "$data" $order >>"$raw" || windows_failed=1
     other=$(awk -v b0="$busy0" -v b1="$(cpu_busy)" -v o0="$ours0" -v o1="$(cpu_ours)" \
         -v ns="$(($(date +%s%N) - run_start))" -v hz="$(getconf CLK_TCK)" -v cpus="$cpus" \
         'BEGIN { o = ((b1 - b0) - (o1 - o0)) / hz; if (o < 0) o = 0
@@ -204,6 +211,24 @@ $1 == "streams" {
     }
     printf "%-10s %-8s %-8s %-13s %9s %9s %6.2f %-15s %s\n", c, store, get("records"), keys, krps(get("eddy_rps")), krps(get("base_rps")), get("ratio"), target, note
 }
+$1 == "windows" {
+    if (!windowed++) {
+        printf "\nWindows and joins (input records/s; eddy = an application on the runtime, loop = hand-written C on eddy_log reading the same input in the same run; acks=1 on both)\n"
+        printf "%-9s %-6s %-8s %-6s %9s %9s %6s %-15s %-6s %s\n", "case", "cache", "records", "keys", "eddy", "loop", "ratio", "target", "wrong", "notes"
+    }
+    c = get("case"); cache = get("cache_bytes") == "0" ? "off" : sprintf("%.0f MB", get("cache_bytes") / 1048576)
+    note = ""
+    if (c == "tumbling" || c == "hopping")
+        note = sprintf("%s windows of %.0f s every %.0f s; ", get("windows"), get("size_ms") / 1000, get("advance_ms") / 1000)
+    if (c == "session")
+        note = sprintf("%s sessions, %s bridging merges; ", get("sessions"), get("merges"))
+    if (c != "join")
+        note = note sprintf("until processed %s (%.2f); written out+changelog: eddy %.2f+%.2f M, loop %.2f+%.2f M", krps(get("eddy_processed_rps")), get("ratio_processed"), get("eddy_out_count") / 1e6, get("eddy_changelog_count") / 1e6, get("base_out_count") / 1e6, get("base_changelog_count") / 1e6)
+    else
+        note = sprintf("%s joined records; both inputs counted", get("out"))
+    wrong = get("eddy_wrong_count") + 0
+    printf "%-9s %-6s %-8s %-6s %9s %9s %6.2f %-15s %-6s %s\n", c, cache, get("records"), get("keys"), krps(get("eddy_rps")), krps(get("base_rps")), get("ratio"), ">= 0.25x " target_mark(get("ratio"), 0.25), wrong ? "WRONG " wrong : "0", note
+}
 $1 == "latency" {
     if (!latencies++) {
         printf "\nAppend-to-consume latency across processes (us; %s rec/s of %s B, acks=1, 1-10 records per append)\n", get("rate"), get("size")
@@ -218,3 +243,7 @@ $1 == "latency" {
 }'
 echo
 echo "Total time: $(($(date +%s) - start)) s"
+if [ "$windows_failed" -ne 0 ]; then
+    echo "bench.sh: bench_windows found eddy's output wrong (the wrong column; its messages above)" >&2
+    exit 1
+fi

@@ -779,6 +779,8 @@ void eddy__kv_store_cached_forget(eddy_kv_store *store, eddy_slice key)
     if (s->count == 0)
         return;
     cache_slot *slot = cache_slot_find(s, cache_key_hash(s->seed, key.data, key.len), key);
-    if (slot)
+    /* A dirty entry is an update not yet forwarded or logged: it stays, so that the next flush
+     * still emits it (Kafka's caching store flushes updates of windows that expired since). */
+    if (slot && !slot->entry->dirty)
         cache_entry_drop(s, slot->entry);
 }

@@ -3,15 +3,18 @@
  * The runtime stacks a record cache and a changelog over each task store. Retention must delete
  * expired windows without either: Kafka drops expired segments silently, forwarding nothing
  * downstream and writing no changelog tombstones (the changelog's own retention removes them
- * there). The view reads through the outer (cached) store, so it sees every entry, and deletes
- * by dropping the key from the cache unwritten and deleting it from the innermost store. */
+ * there). The view reads the innermost store (a scan of it costs no merge with the cache) and
+ * deletes there, dropping the key's clean cache entry too. A dirty cache entry (an update of the
+ * window not yet forwarded) stays: the next commit's flush still forwards and logs it, as
+ * Kafka's caching stores do, and puts the window back in the inner store until the next expiry
+ * round removes it again. */
 #include "core/alloc.h"
 #include "core/error.h"
 #include "store/store.h"
 
 typedef struct expiry_view {
-    eddy_kv_store *outer; /* read through: the cache over everything (may not be a cache) */
-    eddy_kv_store *inner; /* deleted from: under the changelog */
+    eddy_kv_store *outer; /* the cache over everything (may not be a cache) */
+    eddy_kv_store *inner; /* read and deleted from: under the changelog */
     bool outer_cached;
 } expiry_view;
 
@@ -21,7 +24,7 @@ typedef struct expiry_iter {
 
 static eddy_err view_get(void *self, eddy_slice key, eddy_slice *value)
 {
-    return eddy_kv_get(((expiry_view *)self)->outer, key, value);
+    return eddy_kv_get(((expiry_view *)self)->inner, key, value);
 }
 
 static eddy_err view_put(void *self, eddy_slice key, eddy_slice value)
@@ -60,7 +63,7 @@ static eddy_err view_iter_open(void *self, const eddy__kv_bounds *bounds,
     if (!it)
         return eddy__fail(EDDY_ERR_NO_MEMORY, "store '%s': out of memory opening an iterator",
                           eddy_kv_store_name(v->outer));
-    eddy_err err = eddy__kv_iter_open_bounds(v->outer, bounds, &it->iter);
+    eddy_err err = eddy__kv_iter_open_bounds(v->inner, bounds, &it->iter);
     if (err != EDDY_OK) {
         eddy__free(it);
         return err;
@@ -72,7 +75,7 @@ static eddy_err view_iter_open(void *self, const eddy__kv_bounds *bounds,
 
 static eddy_err view_count(void *self, uint64_t *count)
 {
-    return eddy_kv_approximate_count(((expiry_view *)self)->outer, count);
+    return eddy_kv_approximate_count(((expiry_view *)self)->inner, count);
 }
 
 static eddy_err view_flush(void *self)

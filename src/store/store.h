@@ -122,13 +122,15 @@ void eddy__kv_store_cached_listen(eddy_kv_store *cached, eddy__kv_flush_fn liste
  * the stores and be used by one thread. */
 void eddy__kv_store_cached_share(eddy_kv_store *cached, size_t *shared_bytes);
 
-/* Drops `key`'s entry from a cached store (made by eddy__kv_store_cached) without writing it
- * to the inner store or telling the listener: for deleting below the cache. */
+/* Drops `key`'s clean entry from a cached store (made by eddy__kv_store_cached), for deleting
+ * below the cache. A dirty entry (an update not flushed yet) is kept: the next flush still
+ * writes and reports it. */
 void eddy__kv_store_cached_forget(eddy_kv_store *cached, eddy_slice key);
 
-/* A view of a decorated store for retention: reads go to `outer`, deletes drop the key from
- * outer's cache (when outer_cached) and delete it from `inner` (below the changelog), so that
- * expiry forwards and logs nothing. Owns neither store. */
+/* A view of a decorated store for retention: reads and deletes go to `inner` (below the
+ * changelog), and a deleted key's clean entry is dropped from outer's cache (when outer_cached;
+ * a dirty one stays to be flushed), so that expiry itself forwards and logs nothing. Owns
+ * neither store. */
 eddy_err eddy__kv_store_expiry_view(eddy_kv_store *outer, bool outer_cached, eddy_kv_store *inner,
                                     eddy_kv_store **out);
 

@@ -233,6 +233,12 @@ static eddy__handle *window_aggregation(eddy__handle *in, eddy__handle_kind kind
     store->type =
         in->window_op == EDDY__OP_SESSION_AGGREGATE ? EDDY__STORE_SESSION : EDDY__STORE_WINDOW;
     store->retention_ms = window_retention(in->window_op, &in->window);
+    /* Session and sliding aggregations scan their store on every record; eddy's record cache
+     * merges a range scan with a sorted copy of its dirty entries, which costs the whole cache
+     * per scan, so those stores go uncached (every update is emitted; docs/windows.md). Time
+     * windows read and write single keys and keep the cache, as in Kafka. */
+    if (in->window_op != EDDY__OP_WINDOW_AGGREGATE)
+        store->caching = false;
     /* The table's keys are windowed keys (windows.h): no serde of the record key reads them,
      * so they pass as bytes (the store keeps the record key's serde, its keys' first part). */
     out->key_serde = eddy_serde_bytes();
