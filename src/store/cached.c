@@ -102,6 +102,9 @@ typedef struct cache_store {
     void *listener_opaque;
     const int64_t *clock;
     size_t *shared_bytes; /* the budget's use across the stores sharing it; NULL: own only */
+    cache_entry *spare;   /* the last entry dropped, kept for the next new one (a full cache
+                           * drops one entry per new one: no allocation per record) */
+    size_t spare_bytes;   /* its allocation's size */
     uint8_t *old_copy;    /* inner's value before a reported write */
     size_t old_copy_capacity;
 } cache_store;
@@ -337,13 +340,26 @@ static eddy_err cache_entry_write(cache_store *s, const cache_entry *e)
 }
 
 /* Removes an entry from the cache and frees it (it must be clean or no longer needed). */
+/* Frees an entry's memory, or keeps it as the spare. */
+static void cache_entry_free(cache_store *s, cache_entry *e)
+{
+    size_t size = sizeof(*e) + e->key_len + e->value_cap;
+    if (s->spare && s->spare_bytes >= size) {
+        eddy__free(e);
+        return;
+    }
+    eddy__free(s->spare);
+    s->spare = e;
+    s->spare_bytes = size;
+}
+
 static void cache_entry_drop(cache_store *s, cache_entry *e)
 {
     cache_slot_remove(s, cache_slot_of(s, e));
     cache_list_unlink(s, e);
     s->count--;
     cache_account(s, -(int64_t)cache_entry_bytes(e));
-    eddy__free(e);
+    cache_entry_free(s, e);
 }
 
 /* Evicts the least recently written entries other than `keep` (written to inner when dirty)
@@ -371,10 +387,17 @@ static eddy_err cache_evict_for(cache_store *s, const cache_entry *keep, size_t 
 
 /* A new entry for key holding value (or a delete marker), with value room cap; NULL when out of
  * memory. Not yet in the table or the list. */
-static cache_entry *cache_entry_new(uint64_t hash, eddy_slice key, eddy_slice value, int deleted,
-                                    size_t cap)
+static cache_entry *cache_entry_new(cache_store *s, uint64_t hash, eddy_slice key, eddy_slice value,
+                                    int deleted, size_t cap)
 {
-    cache_entry *e = eddy__malloc(sizeof(*e) + key.len + cap);
+    cache_entry *e = NULL;
+    if (s->spare && s->spare_bytes >= sizeof(*e) + key.len + cap) {
+        e = s->spare; /* its room is larger or equal: the value keeps it */
+        cap = s->spare_bytes - sizeof(*e) - key.len;
+        s->spare = NULL;
+    } else {
+        e = eddy__malloc(sizeof(*e) + key.len + cap);
+    }
     if (!e)
         return NULL;
     memset(e, 0, sizeof(*e));
@@ -431,7 +454,7 @@ static eddy_err cache_write(cache_store *s, eddy_slice key, eddy_slice value, in
             return err;
     }
     size_t cap = cache_value_cap(s, key.len, value.len, e ? e->value_cap : 0);
-    cache_entry *fresh = cache_entry_new(hash, key, value, deleted, cap);
+    cache_entry *fresh = cache_entry_new(s, hash, key, value, deleted, cap);
     if (!fresh)
         return eddy__fail(EDDY_ERR_NO_MEMORY,
                           "store '%s': out of memory caching a %zu-byte key and %zu-byte value",
@@ -531,6 +554,7 @@ static void cache_close(void *self)
         *s->shared_bytes -= s->bytes;
     eddy__free(s->slots);
     eddy__free(s->old_copy);
+    eddy__free(s->spare);
     eddy_kv_store_close(s->inner);
     eddy__free(s);
 }
