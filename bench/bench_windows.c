@@ -101,117 +101,36 @@
  * record was processed (before the close); *_out_count, *_changelog_count: records each side
  * wrote to its output and its changelog(s).
  */
-#include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "bench.h"
+#include "bench_apps.h"
 #include "core/buf.h"
 #include "eddy/app.h"
 #include "eddy/log.h"
 #include "eddy/streams.h"
 
-#define KEY_LEN 13
 #define INPUT_VALUE_LEN 87
 #define JOIN_VALUE_LEN 50
 /* A time-windowed key: [key][start 8]; a session key: [key][end 8][start 8]. */
-#define TIME_KEY_LEN (KEY_LEN + 8)
-#define SESSION_KEY_LEN (KEY_LEN + 16)
-/* The application producer's batch.size (the client seam's default); the hand-written loops
- * append when a batch holds this many bytes of keys and values. */
-#define BATCH_BYTES 1000000
-#define COMMIT_INTERVAL_MS "30000"
+#define TIME_KEY_LEN (BENCH_KEY_LEN + 8)
+#define SESSION_KEY_LEN (BENCH_KEY_LEN + 16)
 /* eddy's (Kafka's) window store expiry period: max(retention / 2, this). */
 #define SEGMENT_INTERVAL_MIN_MS 60000
 /* Kafka's windowstore.changelog.additional.retention.ms, which eddy's changelogs use too. */
 #define CHANGELOG_EXTRA_RETENTION_MS 86400000LL
-/* An application that has not finished a case after this long has failed (or hangs). */
-#define WAIT_MAX_NS (600 * 1000000000LL)
 
-static const char *dir;
-static char log_dir[4096];
-static double scale = 1.0;
-static const char *only;
-static int eddy_first;
-static int verbose;
-/* statestore.cache.max.bytes of the applications (--cache-bytes): 0 unless told otherwise, see
- * the file comment; tumbling-cached always runs with Kafka Streams' default. */
-#define KAFKA_DEFAULT_CACHE_BYTES "10485760"
-static const char *cache_bytes = "0";
-static eddy_log *bench_log;
+/* Event time: every record's timestamp is at least this (see the file comment). */
 static int64_t time_base_ms;
 /* Set when eddy's output failed a check: the program still prints every case's figures, then
  * exits with status 1. */
 static bool eddy_wrong;
-
-static uint8_t *value_pool;
-static char (*key_table)[16];
-static int64_t key_table_count;
-
-static int64_t scaled(int64_t n)
-{
-    int64_t s = (int64_t)((double)n * scale);
-    return s < 1 ? 1 : s;
-}
-
-static bool run_eddy(void)
-{
-    return !only || strcmp(only, "eddy") == 0;
-}
-
-static bool run_base(void)
-{
-    return !only || strcmp(only, "baseline") == 0;
-}
-
-static void keys_make(int64_t count)
-{
-    key_table = malloc((size_t)count * sizeof(*key_table));
-    if (!key_table)
-        bench_die("out of memory for %" PRId64 " keys", count);
-    for (int64_t i = 0; i < count; i++) {
-        uint64_t n = ((uint64_t)i * 2654435761u) % 100000000u;
-        snprintf(key_table[i], sizeof(key_table[i]), "user-%08" PRIu64, n);
-    }
-    key_table_count = count;
-}
-
-static eddy_slice key_at(int64_t index)
-{
-    return (eddy_slice){key_table[index], KEY_LEN};
-}
-
-/* A fixed LCG: the same workload every run. */
-static uint64_t lcg_next(uint64_t *state)
-{
-    *state = *state * 6364136223846793005ULL + 1442695040888963407ULL;
-    return *state >> 33;
-}
-
-static uint32_t *draws_make(int64_t count, int64_t range, uint64_t seed)
-{
-    uint32_t *draws = malloc((size_t)count * sizeof(*draws));
-    if (!draws)
-        bench_die("out of memory for %" PRId64 " draws", count);
-    uint64_t state = seed;
-    for (int64_t r = 0; r < count; r++)
-        draws[r] = (uint32_t)(lcg_next(&state) % (uint64_t)range);
-    return draws;
-}
-
-static eddy_slice pool_value(int64_t i, size_t len)
-{
-    size_t slots = (BENCH_CHUNK_BYTES - 256) / len;
-    return (eddy_slice){value_pool + (size_t)(i % (int64_t)slots) * len, len};
-}
 
 static int64_t max_i64(int64_t a, int64_t b)
 {
@@ -223,44 +142,7 @@ static int64_t min_i64(int64_t a, int64_t b)
     return a < b ? a : b;
 }
 
-/* ---- The log: topics, batches, digests ------------------------------------------------------ */
-
-static void topic_create(const char *topic, const char *policy, int64_t retention_ms)
-{
-    eddy_config *config = NULL;
-    if (policy) {
-        config = eddy_config_new();
-        if (!config)
-            bench_die("out of memory");
-        bench_check(eddy_config_set(config, "cleanup.policy", policy), "cleanup.policy");
-        if (retention_ms >= 0) {
-            char text[32];
-            snprintf(text, sizeof(text), "%" PRId64, retention_ms);
-            bench_check(eddy_config_set(config, "retention.ms", text), "retention.ms");
-        }
-    }
-    bench_check(eddy_log_topic_create(bench_log, topic, 1, config), topic);
-    eddy_config_destroy(config);
-}
-
-/* Deletes every topic of the log (inputs, outputs, changelogs): the next case starts empty. */
-static void topics_delete_all(void)
-{
-    char **names = NULL;
-    size_t count = 0;
-    bench_check(eddy_log_topic_list(bench_log, &names, &count), "eddy_log_topic_list");
-    for (size_t i = 0; i < count; i++)
-        bench_check(eddy_log_topic_delete(bench_log, names[i]), names[i]);
-    eddy_log_names_free(names, count);
-}
-
-static int64_t end_offset(const char *topic)
-{
-    int64_t end = 0;
-    if (eddy_log_partition_info(bench_log, topic, 0, NULL, &end, NULL, NULL) != EDDY_OK)
-        return 0;
-    return end;
-}
+/* ---- The applications' changelogs ------------------------------------------------------- */
 
 /* The end offsets of the application's changelogs, summed ("<application.id>-...-changelog"). */
 static int64_t changelog_records(const char *application_id)
@@ -274,92 +156,10 @@ static int64_t changelog_records(const char *application_id)
         size_t len = strlen(names[i]);
         if (len > id_len + suffix_len && strncmp(names[i], application_id, id_len) == 0 &&
             strcmp(names[i] + len - suffix_len, "-changelog") == 0)
-            total += end_offset(names[i]);
+            total += bench_end_offset(names[i]);
     }
     eddy_log_names_free(names, count);
     return total;
-}
-
-/* Batches of records whose bytes are copied into one buffer, appended with acks=1 once the
- * buffer holds BATCH_BYTES (the loops' and the fillers' writing). */
-typedef struct batch_writer {
-    const char *topic;
-    eddy_record *records;
-    size_t count, capacity;
-    uint8_t *bytes;
-    size_t used;
-    int64_t appended;
-} batch_writer;
-
-static void writer_open(batch_writer *w, const char *topic)
-{
-    memset(w, 0, sizeof(*w));
-    w->topic = topic;
-    w->capacity = BATCH_BYTES / 8 + 1;
-    w->records = malloc(w->capacity * sizeof(*w->records));
-    w->bytes = malloc(BATCH_BYTES + 65536);
-    if (!w->records || !w->bytes)
-        bench_die("out of memory");
-}
-
-static void writer_flush(batch_writer *w)
-{
-    if (w->count == 0)
-        return;
-    bench_check(
-        eddy_log_append(bench_log, w->topic, 0, w->records, w->count, EDDY_ACKS_LEADER, NULL, NULL),
-        "eddy_log_append");
-    w->appended += (int64_t)w->count;
-    w->count = 0;
-    w->used = 0;
-}
-
-/* Adds a record; a value with data == NULL is a tombstone. */
-static inline void writer_add(batch_writer *w, eddy_slice key, eddy_slice value,
-                              int64_t timestamp_ms)
-{
-    if (w->used + key.len + value.len > BATCH_BYTES || w->count == w->capacity)
-        writer_flush(w);
-    eddy_record *r = &w->records[w->count++];
-    memset(r, 0, sizeof(*r));
-    r->timestamp_ms = timestamp_ms;
-    memcpy(w->bytes + w->used, key.data, key.len);
-    r->key = (eddy_slice){w->bytes + w->used, key.len};
-    w->used += key.len;
-    if (value.data) {
-        memcpy(w->bytes + w->used, value.data, value.len);
-        r->value = (eddy_slice){w->bytes + w->used, value.len};
-        w->used += value.len;
-    }
-}
-
-static void writer_close(batch_writer *w)
-{
-    writer_flush(w);
-    free(w->records);
-    free(w->bytes);
-}
-
-typedef struct topic_digest {
-    int64_t records;
-    uint64_t key_sum, value_sum;
-} topic_digest;
-
-static topic_digest topic_digest_of(const char *topic)
-{
-    topic_digest d = {0};
-    int64_t end = end_offset(topic);
-    eddy_log_reader *r;
-    bench_check(eddy_log_reader_new(bench_log, topic, 0, EDDY_OFFSET_BEGINNING, &r), topic);
-    eddy_record rec;
-    for (int64_t i = 0; i < end; i++) {
-        bench_check(eddy_log_reader_next(r, 0, &rec), "eddy_log_reader_next");
-        d.records++;
-        d.key_sum += rec.key.data ? bench_sum_bytes(rec.key.data, rec.key.len) : 0;
-        d.value_sum += rec.value.data ? bench_sum_bytes(rec.value.data, rec.value.len) : 0;
-    }
-    eddy_log_reader_destroy(r);
-    return d;
 }
 
 /* ---- A hand-written hash map of fixed-length keys (up to 32 bytes) --------------------------- */
@@ -486,72 +286,6 @@ static void map_delete_at(hash_map *m, size_t i)
 
 /* ---- Running an application ---------------------------------------------------------------- */
 
-static eddy_app *app_start(eddy_builder *b, const char *application_id, const char *cache)
-{
-    char state[4200];
-    snprintf(state, sizeof(state), "%s/state", dir);
-    eddy_config *c = eddy_config_new();
-    if (!c)
-        bench_die("out of memory");
-    bench_check(eddy_config_set(c, "application.id", application_id), "application.id");
-    bench_check(eddy_config_set(c, "log.dir", log_dir), "log.dir");
-    bench_check(eddy_config_set(c, "state.dir", state), "state.dir");
-    bench_check(eddy_config_set(c, "acks", "1"), "acks");
-    bench_check(eddy_config_set(c, "statestore.cache.max.bytes", cache), "cache");
-    bench_check(eddy_config_set(c, "commit.interval.ms", COMMIT_INTERVAL_MS), "commit");
-    bench_check(eddy_config_set(c, "default.dsl.store", "in_memory"), "default.dsl.store");
-    eddy_app *app;
-    bench_check(eddy_app_new(b, c, &app), "eddy_app_new");
-    eddy_config_destroy(c);
-    bench_check(eddy_app_start(app), "eddy_app_start");
-    return app;
-}
-
-static void nap_us(long us)
-{
-    struct timespec ts = {0, us * 1000};
-    nanosleep(&ts, NULL);
-}
-
-static void app_check(eddy_app *app, int64_t start_ns)
-{
-    if (eddy_app_state_get(app) == EDDY_APP_ERROR)
-        bench_die("the application failed: %s", eddy_app_error(app));
-    if (bench_now_ns() - start_ns > WAIT_MAX_NS)
-        bench_die("the application has not finished after %lld s", WAIT_MAX_NS / 1000000000LL);
-}
-
-/* Waits until the store `store` holds `count` (an int64) under `key`, read through the record
- * cache: the last input record's window reaching its final count means every record was
- * processed, since one task processes its partition in order. */
-static void app_wait_store(eddy_app *app, const char *store, eddy_slice key, int64_t count,
-                           int64_t start_ns)
-{
-    for (;;) {
-        void *value = NULL;
-        size_t len = 0;
-        eddy_err err = eddy_app_store_get(app, store, key, &value, &len);
-        bool done = err == EDDY_OK && len == 8 && (int64_t)eddy__be64_get(value) == count;
-        eddy_free(value);
-        if (done)
-            return;
-        app_check(app, start_ns);
-        nap_us(1000);
-    }
-}
-
-static void timed_region(const char *what, const char *side, int64_t start_ns, int64_t end_ns)
-{
-    if (verbose)
-        fprintf(stderr, "%s %s: timed %.6f,%.6f (%.3f s)\n", what, side, (double)start_ns / 1e9,
-                (double)end_ns / 1e9, (double)(end_ns - start_ns) / 1e9);
-}
-
-static double rate(int64_t records, int64_t ns)
-{
-    return ns > 0 ? (double)records * 1e9 / (double)ns : 0.0;
-}
-
 /* What an aggregation case measured on the eddy side. */
 typedef struct eddy_run {
     double rps, processed_rps;
@@ -567,20 +301,13 @@ static eddy_run eddy_aggregation_run(const char *what, eddy_builder *b, const ch
                                      int64_t probe_count, int64_t records, const char *out)
 {
     eddy_run run = {0};
-    int64_t start = bench_now_ns();
-    eddy_app *app = app_start(b, app_id, cache);
-    app_wait_store(app, store, probe, probe_count, start);
-    int64_t processed = bench_now_ns();
-    /* The cache holds the last changes of up to statestore.cache.max.bytes of windows: the final
-     * commit of eddy_app_close() writes them (store, changelog, output). */
-    bench_check(eddy_app_close(app), "eddy_app_close");
-    int64_t closed = bench_now_ns();
-    timed_region(what, "eddy (until processed)", start, processed);
-    timed_region(what, "eddy", start, closed);
-    run.rps = rate(records, closed - start);
-    run.processed_rps = rate(records, processed - start);
-    run.close_ns = closed - processed;
-    run.out_records = end_offset(out);
+    bench_app_timing timing;
+    eddy_app *app = bench_app_run_to_close(what, b, app_id, "in_memory", cache, store, probe,
+                                           probe_count, records, &timing);
+    run.rps = timing.rps;
+    run.processed_rps = timing.processed_rps;
+    run.close_ns = timing.close_ns;
+    run.out_records = bench_end_offset(out);
     run.changelog_records = changelog_records(app_id);
     if (eddy_app_dropped_records(app) != 0) {
         fprintf(stderr, "bench: %s: eddy dropped %" PRIu64 " records (none is late)\n", what,
@@ -597,12 +324,10 @@ static eddy_run eddy_aggregation_run(const char *what, eddy_builder *b, const ch
 static void topic_final_state(const char *topic, size_t key_len, hash_map *last)
 {
     map_init(last, key_len, 1024);
-    int64_t end = end_offset(topic);
-    eddy_log_reader *r;
-    bench_check(eddy_log_reader_new(bench_log, topic, 0, EDDY_OFFSET_BEGINNING, &r), topic);
+    bench_topic_scan scan;
+    bench_topic_scan_open(&scan, topic);
     eddy_record rec;
-    for (int64_t i = 0; i < end; i++) {
-        bench_check(eddy_log_reader_next(r, 0, &rec), "eddy_log_reader_next");
+    while (bench_topic_scan_next(&scan, &rec)) {
         if (!rec.key.data || rec.key.len != key_len || (rec.value.data && rec.value.len != 8))
             bench_die("%s holds a record that is not (%zu-byte windowed key, count)", topic,
                       key_len);
@@ -610,7 +335,7 @@ static void topic_final_state(const char *topic, size_t key_len, hash_map *last)
         slot->b = !rec.value.data;
         slot->a = rec.value.data ? (int64_t)eddy__be64_get(rec.value.data) : 0;
     }
-    eddy_log_reader_destroy(r);
+    bench_topic_scan_close(&scan);
 }
 
 /* The index of every key (13 bytes -> a). */
@@ -657,7 +382,7 @@ static int64_t time_output_check(const char *topic, const window_truth *truth, i
         const map_slot *s = &last.slots[i];
         if (!s->hash)
             continue;
-        int64_t start = (int64_t)eddy__be64_get(s->key + KEY_LEN);
+        int64_t start = (int64_t)eddy__be64_get(s->key + BENCH_KEY_LEN);
         int64_t k = key_index_of(s->key), w = (start - truth->first_start) / truth->advance;
         bool known = start >= truth->first_start &&
                      (start - truth->first_start) % truth->advance == 0 && w < truth->windows &&
@@ -762,8 +487,8 @@ static int64_t session_output_check(const char *topic, const session_truth *trut
         const map_slot *s = &last.slots[i];
         if (!s->hash || s->b)
             continue;
-        int64_t end = (int64_t)eddy__be64_get(s->key + KEY_LEN);
-        int64_t start = (int64_t)eddy__be64_get(s->key + KEY_LEN + 8);
+        int64_t end = (int64_t)eddy__be64_get(s->key + BENCH_KEY_LEN);
+        int64_t start = (int64_t)eddy__be64_get(s->key + BENCH_KEY_LEN + 8);
         const session *t = session_truth_find(truth, key_index_of(s->key), start);
         if (t && t->end == end && t->count == s->a) {
             right++;
@@ -781,6 +506,19 @@ static int64_t session_output_check(const char *topic, const session_truth *trut
                 topic, truth->total - right, truth->total);
     map_free(&last);
     return wrong + (truth->total - right);
+}
+
+/* Creates an aggregation case's topics: its input, both sides' outputs and the loop's changelog,
+ * which is compacted and kept, as eddy's store changelogs are, for the store's retention plus
+ * CHANGELOG_EXTRA_RETENTION_MS. */
+static void aggregation_topics_create(const char *in, const char *eddy_out, const char *base_out,
+                                      const char *base_changelog, int64_t retention_ms)
+{
+    bench_topic_create(in, NULL, -1);
+    bench_topic_create(eddy_out, NULL, -1);
+    bench_topic_create(base_out, NULL, -1);
+    bench_topic_create(base_changelog, "compact,delete",
+                       retention_ms + CHANGELOG_EXTRA_RETENTION_MS);
 }
 
 /* A wrong loop is a bug of this program; a wrong eddy is what the checks are for. */
@@ -813,7 +551,8 @@ static int64_t first_window_start(int64_t ts, int64_t size, int64_t advance)
 static void time_windows_expire(hash_map *m, int64_t before)
 {
     for (size_t i = 0; i < m->capacity; i++)
-        while (m->slots[i].hash && (int64_t)eddy__be64_get(m->slots[i].key + KEY_LEN) < before)
+        while (m->slots[i].hash &&
+               (int64_t)eddy__be64_get(m->slots[i].key + BENCH_KEY_LEN) < before)
             map_delete_at(m, i);
 }
 
@@ -822,6 +561,26 @@ typedef struct base_run {
     int64_t out_records, changelog_records;
     int64_t merges; /* sessions: records that merged two or more sessions */
 } base_run;
+
+/* Ends an aggregation loop's timed region (started at start_ns, its maps already freed): its
+ * rate and its output counts into run; stops when it dropped a record (none is late), closes
+ * its writers and its reader. */
+static base_run aggregation_loop_finish(const char *what, base_run run, int64_t start_ns,
+                                        int64_t records, int64_t dropped, bench_batch_writer *out,
+                                        bench_batch_writer *changelog, eddy_log_reader *r)
+{
+    int64_t ns = bench_now_ns() - start_ns;
+    bench_timed_region(what, "baseline", start_ns, start_ns + ns);
+    if (dropped)
+        bench_die("%s: the loop dropped %" PRId64 " late records (none is late)", what, dropped);
+    run.rps = bench_rate(records, ns);
+    run.out_records = out->appended;
+    run.changelog_records = changelog->appended;
+    bench_writer_close(out);
+    bench_writer_close(changelog);
+    eddy_log_reader_destroy(r);
+    return run;
+}
 
 static base_run time_windows_loop(const char *what, const char *in, const char *out_topic,
                                   const char *changelog_topic, int64_t records, int64_t size,
@@ -835,69 +594,56 @@ static base_run time_windows_loop(const char *what, const char *in, const char *
     map_init(&map, TIME_KEY_LEN, 1024);
     eddy_log_reader *r;
     bench_check(eddy_log_reader_new(bench_log, in, 0, EDDY_OFFSET_BEGINNING, &r), in);
-    batch_writer out, changelog;
-    writer_open(&out, out_topic);
-    writer_open(&changelog, changelog_topic);
+    bench_batch_writer out, changelog;
+    bench_writer_open(&out, out_topic);
+    bench_writer_open(&changelog, changelog_topic);
     eddy_record rec;
     int64_t observed = INT64_MIN, dropped = 0;
     uint8_t wkey[TIME_KEY_LEN], count_bytes[8], stored[16];
     for (int64_t i = 0; i < records; i++) {
         bench_check(eddy_log_reader_next(r, 0, &rec), "eddy_log_reader_next");
-        if (!rec.key.data || rec.key.len != KEY_LEN)
+        if (!rec.key.data || rec.key.len != BENCH_KEY_LEN)
             bench_die("%s: unexpected key", what);
         int64_t ts = rec.timestamp_ms, previous = observed;
         observed = max_i64(observed, ts);
         int64_t close = observed - grace;
-        memcpy(wkey, rec.key.data, KEY_LEN);
+        memcpy(wkey, rec.key.data, BENCH_KEY_LEN);
         for (int64_t start = first_window_start(ts, size, advance); start <= ts; start += advance) {
             if (start + size <= close) {
                 dropped++;
                 continue;
             }
-            eddy__be64_put(wkey + KEY_LEN, (uint64_t)start);
+            eddy__be64_put(wkey + BENCH_KEY_LEN, (uint64_t)start);
             map_slot *slot = map_find(&map, wkey, true);
             int64_t count = ++slot->a;
             int64_t latest = slot->b = max_i64(slot->b, ts);
             eddy__be64_put(count_bytes, (uint64_t)count);
             eddy__be64_put(stored, (uint64_t)latest);
             memcpy(stored + 8, count_bytes, 8);
-            writer_add(&out, (eddy_slice){wkey, TIME_KEY_LEN}, (eddy_slice){count_bytes, 8},
-                       latest);
-            writer_add(&changelog, (eddy_slice){wkey, TIME_KEY_LEN}, (eddy_slice){stored, 16},
-                       latest);
+            bench_writer_add(&out, (eddy_slice){wkey, TIME_KEY_LEN}, (eddy_slice){count_bytes, 8},
+                             latest);
+            bench_writer_add(&changelog, (eddy_slice){wkey, TIME_KEY_LEN}, (eddy_slice){stored, 16},
+                             latest);
         }
         if (previous != INT64_MIN && previous / interval != observed / interval)
             time_windows_expire(&map, observed - retention + 1);
     }
-    writer_flush(&out);
-    writer_flush(&changelog);
+    bench_writer_flush(&out);
+    bench_writer_flush(&changelog);
     map_free(&map);
-    int64_t ns = bench_now_ns() - start_ns;
-    timed_region(what, "baseline", start_ns, start_ns + ns);
-    if (dropped)
-        bench_die("%s: the loop dropped %" PRId64 " late records (none is late)", what, dropped);
-    run.rps = rate(records, ns);
-    run.out_records = out.appended;
-    run.changelog_records = changelog.appended;
-    writer_close(&out);
-    writer_close(&changelog);
-    eddy_log_reader_destroy(r);
-    return run;
+    return aggregation_loop_finish(what, run, start_ns, records, dropped, &out, &changelog, r);
 }
 
 static void case_time_windows(const char *what, int64_t size, int64_t advance, const char *cache)
 {
-    const int64_t records = scaled(1000000), keys = 10000, grace = 0;
+    const int64_t records = bench_scaled(1000000), keys = 10000, grace = 0;
     const char *in = "tw-in", *eddy_out = "tw-out-eddy", *base_out = "tw-out-base";
     const char *base_changelog = "tw-base-changelog";
     char app_id[64];
     snprintf(app_id, sizeof(app_id), "bench-%s", what);
-    topic_create(in, NULL, -1);
-    topic_create(eddy_out, NULL, -1);
-    topic_create(base_out, NULL, -1);
-    topic_create(base_changelog, "compact,delete", size + grace + CHANGELOG_EXTRA_RETENTION_MS);
+    aggregation_topics_create(in, eddy_out, base_out, base_changelog, size + grace);
 
-    uint32_t *draws = draws_make(records, keys, 42);
+    uint32_t *draws = bench_draws_make(records, keys, 42);
     window_truth truth = {.advance = advance, .size = size};
     int64_t last_ts = time_base_ms + records - 1;
     truth.first_start = first_window_start(time_base_ms, size, advance);
@@ -905,29 +651,29 @@ static void case_time_windows(const char *what, int64_t size, int64_t advance, c
     truth.counts = calloc((size_t)(keys * truth.windows), sizeof(*truth.counts));
     if (!truth.counts)
         bench_die("out of memory");
-    batch_writer fill;
-    writer_open(&fill, in);
+    bench_batch_writer fill;
+    bench_writer_open(&fill, in);
     for (int64_t i = 0; i < records; i++) {
         int64_t ts = time_base_ms + i;
         for (int64_t s = first_window_start(ts, size, advance); s <= ts; s += advance)
             if (truth.counts[draws[i] * truth.windows + (s - truth.first_start) / advance]++ == 0)
                 truth.distinct++;
-        writer_add(&fill, key_at(draws[i]), pool_value(i, INPUT_VALUE_LEN), ts);
+        bench_writer_add(&fill, bench_key_at(draws[i]), bench_pool_value(i, INPUT_VALUE_LEN), ts);
     }
-    writer_close(&fill);
+    bench_writer_close(&fill);
     /* Probe: the last record's newest window. */
     int64_t probe_start = last_ts / advance * advance;
     uint8_t probe[TIME_KEY_LEN];
-    memcpy(probe, key_table[draws[records - 1]], KEY_LEN);
-    eddy__be64_put(probe + KEY_LEN, (uint64_t)probe_start);
+    memcpy(probe, bench_key_table[draws[records - 1]], BENCH_KEY_LEN);
+    eddy__be64_put(probe + BENCH_KEY_LEN, (uint64_t)probe_start);
     int64_t probe_count = truth.counts[draws[records - 1] * truth.windows +
                                        (probe_start - truth.first_start) / advance];
 
     eddy_run e = {0};
     base_run b = {0};
     for (int pass = 0; pass < 2; pass++) {
-        bool eddy_turn = (pass == 0) == (eddy_first != 0);
-        if (eddy_turn && run_eddy()) {
+        bool eddy_turn = (pass == 0) == (bench_eddy_first != 0);
+        if (eddy_turn && bench_run_eddy()) {
             eddy_builder *builder = eddy_builder_new();
             eddy_grouped_stream *g = eddy_group_by_key(eddy_stream_from(builder, in, NULL, NULL));
             eddy_table *counts =
@@ -938,7 +684,7 @@ static void case_time_windows(const char *what, int64_t size, int64_t advance, c
                                      eddy_out);
             eddy_builder_destroy(builder);
             e.wrong = eddy_checked(what, e.wrong + time_output_check(eddy_out, &truth, keys));
-        } else if (!eddy_turn && run_base()) {
+        } else if (!eddy_turn && bench_run_base()) {
             b = time_windows_loop(what, in, base_out, base_changelog, records, size, advance,
                                   grace);
             loop_checked(what, time_output_check(base_out, &truth, keys));
@@ -957,7 +703,7 @@ static void case_time_windows(const char *what, int64_t size, int64_t advance, c
     fflush(stdout);
     free(draws);
     free(truth.counts);
-    topics_delete_all();
+    bench_topics_delete_all();
 }
 
 /* ---- Case 3: session count ------------------------------------------------------------------- */
@@ -968,18 +714,18 @@ typedef struct key_sessions {
     uint32_t count, capacity;
 } key_sessions;
 
-static void session_emit(batch_writer *out, batch_writer *changelog, const uint8_t *key,
+static void session_emit(bench_batch_writer *out, bench_batch_writer *changelog, const uint8_t *key,
                          const session *s, bool tombstone)
 {
     uint8_t skey[SESSION_KEY_LEN], count_bytes[8];
-    memcpy(skey, key, KEY_LEN);
-    eddy__be64_put(skey + KEY_LEN, (uint64_t)s->end);
-    eddy__be64_put(skey + KEY_LEN + 8, (uint64_t)s->start);
+    memcpy(skey, key, BENCH_KEY_LEN);
+    eddy__be64_put(skey + BENCH_KEY_LEN, (uint64_t)s->end);
+    eddy__be64_put(skey + BENCH_KEY_LEN + 8, (uint64_t)s->start);
     eddy__be64_put(count_bytes, (uint64_t)s->count);
     eddy_slice k = {skey, SESSION_KEY_LEN};
     eddy_slice v = tombstone ? (eddy_slice){0} : (eddy_slice){count_bytes, 8};
-    writer_add(out, k, v, s->end);
-    writer_add(changelog, k, v, s->end);
+    bench_writer_add(out, k, v, s->end);
+    bench_writer_add(changelog, k, v, s->end);
 }
 
 static base_run session_loop(const char *what, const char *in, const char *out_topic,
@@ -990,21 +736,21 @@ static base_run session_loop(const char *what, const char *in, const char *out_t
     const int64_t retention = gap + grace;
     int64_t start_ns = bench_now_ns();
     hash_map map; /* key -> index of its key_sessions */
-    map_init(&map, KEY_LEN, (size_t)keys * 2);
+    map_init(&map, BENCH_KEY_LEN, (size_t)keys * 2);
     key_sessions *states = calloc((size_t)keys, sizeof(*states));
     int64_t state_count = 0;
     if (!states)
         bench_die("out of memory");
     eddy_log_reader *r;
     bench_check(eddy_log_reader_new(bench_log, in, 0, EDDY_OFFSET_BEGINNING, &r), in);
-    batch_writer out, changelog;
-    writer_open(&out, out_topic);
-    writer_open(&changelog, changelog_topic);
+    bench_batch_writer out, changelog;
+    bench_writer_open(&out, out_topic);
+    bench_writer_open(&changelog, changelog_topic);
     eddy_record rec;
     int64_t observed = INT64_MIN, dropped = 0;
     for (int64_t i = 0; i < records; i++) {
         bench_check(eddy_log_reader_next(r, 0, &rec), "eddy_log_reader_next");
-        if (!rec.key.data || rec.key.len != KEY_LEN)
+        if (!rec.key.data || rec.key.len != BENCH_KEY_LEN)
             bench_die("%s: unexpected key", what);
         int64_t ts = rec.timestamp_ms, previous = observed;
         observed = max_i64(observed, ts);
@@ -1065,54 +811,42 @@ static base_run session_loop(const char *what, const char *in, const char *out_t
         ks->items[lo] = merged;
         session_emit(&out, &changelog, rec.key.data, &merged, false);
     }
-    writer_flush(&out);
-    writer_flush(&changelog);
+    bench_writer_flush(&out);
+    bench_writer_flush(&changelog);
     for (int64_t k = 0; k < state_count; k++)
         free(states[k].items);
     free(states);
     map_free(&map);
-    int64_t ns = bench_now_ns() - start_ns;
-    timed_region(what, "baseline", start_ns, start_ns + ns);
-    if (dropped)
-        bench_die("%s: the loop dropped %" PRId64 " late records (none is late)", what, dropped);
-    run.rps = rate(records, ns);
-    run.out_records = out.appended;
-    run.changelog_records = changelog.appended;
-    writer_close(&out);
-    writer_close(&changelog);
-    eddy_log_reader_destroy(r);
-    return run;
+    return aggregation_loop_finish(what, run, start_ns, records, dropped, &out, &changelog, r);
 }
 
 static void case_session(void)
 {
     const char *what = "session";
-    const int64_t records = scaled(1000000), keys = 10000, gap = 7000, grace = 10000;
+    const int64_t records = bench_scaled(1000000), keys = 10000, gap = 7000, grace = 10000;
     const int64_t late_max = 5000; /* < grace: no record is dropped, no session hidden */
     const char *in = "ss-in", *eddy_out = "ss-out-eddy", *base_out = "ss-out-base";
     const char *base_changelog = "ss-base-changelog", *app_id = "bench-session";
-    topic_create(in, NULL, -1);
-    topic_create(eddy_out, NULL, -1);
-    topic_create(base_out, NULL, -1);
-    topic_create(base_changelog, "compact,delete", gap + grace + CHANGELOG_EXTRA_RETENTION_MS);
+    aggregation_topics_create(in, eddy_out, base_out, base_changelog, gap + grace);
 
-    uint32_t *draws = draws_make(records, keys, 43);
+    uint32_t *draws = bench_draws_make(records, keys, 43);
     int64_t *times = malloc((size_t)records * sizeof(*times));
     if (!times)
         bench_die("out of memory");
     uint64_t state = 4242;
     int64_t late_records = 0;
-    batch_writer fill;
-    writer_open(&fill, in);
+    bench_batch_writer fill;
+    bench_writer_open(&fill, in);
     for (int64_t i = 0; i < records; i++) {
         times[i] = time_base_ms + late_max + i;
-        if (lcg_next(&state) % 10 == 0) {
-            times[i] -= (int64_t)(lcg_next(&state) % (uint64_t)late_max);
+        if (bench_lcg_next(&state) % 10 == 0) {
+            times[i] -= (int64_t)(bench_lcg_next(&state) % (uint64_t)late_max);
             late_records++;
         }
-        writer_add(&fill, key_at(draws[i]), pool_value(i, INPUT_VALUE_LEN), times[i]);
+        bench_writer_add(&fill, bench_key_at(draws[i]), bench_pool_value(i, INPUT_VALUE_LEN),
+                         times[i]);
     }
-    writer_close(&fill);
+    bench_writer_close(&fill);
     session_truth truth = session_truth_make(draws, times, records, keys, gap);
     /* Probe: the session that holds the last record. */
     int64_t last_key = draws[records - 1], probe_index = truth.first[last_key];
@@ -1121,26 +855,26 @@ static void case_session(void)
         probe_index++;
     const session *p = &truth.sessions[probe_index];
     uint8_t probe[SESSION_KEY_LEN];
-    memcpy(probe, key_table[last_key], KEY_LEN);
-    eddy__be64_put(probe + KEY_LEN, (uint64_t)p->end);
-    eddy__be64_put(probe + KEY_LEN + 8, (uint64_t)p->start);
+    memcpy(probe, bench_key_table[last_key], BENCH_KEY_LEN);
+    eddy__be64_put(probe + BENCH_KEY_LEN, (uint64_t)p->end);
+    eddy__be64_put(probe + BENCH_KEY_LEN + 8, (uint64_t)p->start);
 
     eddy_run e = {0};
     base_run b = {0};
     for (int pass = 0; pass < 2; pass++) {
-        bool eddy_turn = (pass == 0) == (eddy_first != 0);
-        if (eddy_turn && run_eddy()) {
+        bool eddy_turn = (pass == 0) == (bench_eddy_first != 0);
+        if (eddy_turn && bench_run_eddy()) {
             eddy_builder *builder = eddy_builder_new();
             eddy_grouped_stream *g = eddy_group_by_key(eddy_stream_from(builder, in, NULL, NULL));
             eddy_table *counts =
                 eddy_session_count(eddy_windowed_by_session(g, gap, grace), "sessions");
             eddy_table_to(counts, eddy_out);
-            e = eddy_aggregation_run(what, builder, app_id, cache_bytes, "sessions",
+            e = eddy_aggregation_run(what, builder, app_id, bench_cache_bytes, "sessions",
                                      (eddy_slice){probe, SESSION_KEY_LEN}, p->count, records,
                                      eddy_out);
             eddy_builder_destroy(builder);
             e.wrong = eddy_checked(what, e.wrong + session_output_check(eddy_out, &truth));
-        } else if (!eddy_turn && run_base()) {
+        } else if (!eddy_turn && bench_run_base()) {
             b = session_loop(what, in, base_out, base_changelog, records, keys, gap, grace);
             loop_checked(what, session_output_check(base_out, &truth));
         }
@@ -1151,7 +885,7 @@ static void case_session(void)
            " ratio_processed=%.3f eddy_close_us=%" PRId64 " eddy_out_count=%" PRId64
            " eddy_changelog_count=%" PRId64 " base_out_count=%" PRId64
            " base_changelog_count=%" PRId64 " eddy_wrong_count=%" PRId64 "\n",
-           records, keys, gap, grace, late_records, truth.total, b.merges, cache_bytes, e.rps,
+           records, keys, gap, grace, late_records, truth.total, b.merges, bench_cache_bytes, e.rps,
            b.rps, b.rps > 0 ? e.rps / b.rps : 0.0, e.processed_rps,
            b.rps > 0 ? e.processed_rps / b.rps : 0.0, e.close_ns / 1000, e.out_records,
            e.changelog_records, b.out_records, b.changelog_records, e.wrong);
@@ -1160,19 +894,11 @@ static void case_session(void)
     free(times);
     free(truth.sessions);
     free(truth.first);
-    topics_delete_all();
+    bench_topics_delete_all();
 }
 
 /* ---- Case 4: stream-stream inner join ---------------------------------------------------------
  */
-
-static void __attribute__((noinline))
-join_values(const uint8_t *left, size_t left_len, const uint8_t *right, size_t right_len,
-            uint8_t *out)
-{
-    memcpy(out, left, left_len);
-    memcpy(out + left_len, right, right_len);
-}
 
 static void join_fn(eddy_ctx *ctx, const eddy_record *record, eddy_slice left, eddy_slice right,
                     void *opaque)
@@ -1181,7 +907,7 @@ static void join_fn(eddy_ctx *ctx, const eddy_record *record, eddy_slice left, e
     uint8_t out[2 * JOIN_VALUE_LEN];
     if (left.len + right.len > sizeof(out))
         return;
-    join_values(left.data, left.len, right.data, right.len, out);
+    bench_join_values(left.data, left.len, right.data, right.len, out);
     eddy_result(ctx, (eddy_slice){out, left.len + right.len});
 }
 
@@ -1225,7 +951,7 @@ typedef struct join_side_state {
     bool has;
     int64_t observed; /* the largest timestamp buffered (the window store's) */
     uint32_t sequence;
-    batch_writer changelog;
+    bench_batch_writer changelog;
 } join_side_state;
 
 static void join_side_advance(join_side_state *s)
@@ -1234,7 +960,7 @@ static void join_side_advance(join_side_state *s)
     if (s->has) {
         bench_check(eddy_log_reader_next(s->reader, 0, &s->rec), "eddy_log_reader_next");
         s->left_to_read--;
-        if (!s->rec.key.data || s->rec.key.len != KEY_LEN || !s->rec.value.data ||
+        if (!s->rec.key.data || s->rec.key.len != BENCH_KEY_LEN || !s->rec.value.data ||
             s->rec.value.len != JOIN_VALUE_LEN)
             bench_die("join: unexpected record");
     }
@@ -1248,7 +974,7 @@ static base_run join_loop(const char *left_topic, const char *right_topic, const
     const int64_t retention = 2 * window + grace;
     int64_t start_ns = bench_now_ns();
     hash_map map; /* key -> index of its pair of lists */
-    map_init(&map, KEY_LEN, (size_t)keys * 2);
+    map_init(&map, BENCH_KEY_LEN, (size_t)keys * 2);
     join_list(*lists)[2] = calloc((size_t)keys, sizeof(*lists));
     int64_t list_count = 0;
     if (!lists)
@@ -1261,12 +987,12 @@ static base_run join_loop(const char *left_topic, const char *right_topic, const
                     sides[s].topic);
         sides[s].left_to_read = records;
         sides[s].observed = INT64_MIN;
-        writer_open(&sides[s].changelog, changelogs[s]);
+        bench_writer_open(&sides[s].changelog, changelogs[s]);
         join_side_advance(&sides[s]);
     }
-    batch_writer out;
-    writer_open(&out, out_topic);
-    uint8_t joined[2 * JOIN_VALUE_LEN], store_key[KEY_LEN + 12];
+    bench_batch_writer out;
+    bench_writer_open(&out, out_topic);
+    uint8_t joined[2 * JOIN_VALUE_LEN], store_key[BENCH_KEY_LEN + 12];
     while (sides[0].has || sides[1].has) {
         /* The smaller timestamp first, as the runtime orders a task's input queues. */
         int s = !sides[0].has ||
@@ -1292,26 +1018,29 @@ static base_run join_loop(const char *left_topic, const char *right_topic, const
             if (e->ts < ts - window || e->ts > ts + window)
                 continue;
             if (s == 0)
-                join_values(rec->value.data, JOIN_VALUE_LEN, e->value, JOIN_VALUE_LEN, joined);
+                bench_join_values(rec->value.data, JOIN_VALUE_LEN, e->value, JOIN_VALUE_LEN,
+                                  joined);
             else
-                join_values(e->value, JOIN_VALUE_LEN, rec->value.data, JOIN_VALUE_LEN, joined);
-            writer_add(&out, rec->key, (eddy_slice){joined, sizeof(joined)}, max_i64(ts, e->ts));
+                bench_join_values(e->value, JOIN_VALUE_LEN, rec->value.data, JOIN_VALUE_LEN,
+                                  joined);
+            bench_writer_add(&out, rec->key, (eddy_slice){joined, sizeof(joined)},
+                             max_i64(ts, e->ts));
         }
         /* Then buffer the record and log it, unless it is already past retention. */
         if (self->observed == INT64_MIN || ts > self->observed - retention) {
             join_list_push(&lists[slot->a][s], ts, rec->value.data);
             self->observed = max_i64(self->observed, ts);
-            memcpy(store_key, rec->key.data, KEY_LEN);
-            eddy__be64_put(store_key + KEY_LEN, (uint64_t)ts);
-            eddy__be32_put(store_key + KEY_LEN + 8, self->sequence++);
-            writer_add(&self->changelog, (eddy_slice){store_key, sizeof(store_key)}, rec->value,
-                       ts);
+            memcpy(store_key, rec->key.data, BENCH_KEY_LEN);
+            eddy__be64_put(store_key + BENCH_KEY_LEN, (uint64_t)ts);
+            eddy__be32_put(store_key + BENCH_KEY_LEN + 8, self->sequence++);
+            bench_writer_add(&self->changelog, (eddy_slice){store_key, sizeof(store_key)},
+                             rec->value, ts);
         }
         join_side_advance(self);
     }
-    writer_flush(&out);
+    bench_writer_flush(&out);
     for (int s = 0; s < 2; s++) {
-        writer_flush(&sides[s].changelog);
+        bench_writer_flush(&sides[s].changelog);
         run.changelog_records += sides[s].changelog.appended;
     }
     for (int64_t k = 0; k < list_count; k++) {
@@ -1321,12 +1050,12 @@ static base_run join_loop(const char *left_topic, const char *right_topic, const
     free(lists);
     map_free(&map);
     int64_t ns = bench_now_ns() - start_ns;
-    timed_region("join", "baseline", start_ns, start_ns + ns);
-    run.rps = rate(2 * records, ns);
+    bench_timed_region("join", "baseline", start_ns, start_ns + ns);
+    run.rps = bench_rate(2 * records, ns);
     run.out_records = out.appended;
-    writer_close(&out);
+    bench_writer_close(&out);
     for (int s = 0; s < 2; s++) {
-        writer_close(&sides[s].changelog);
+        bench_writer_close(&sides[s].changelog);
         eddy_log_reader_destroy(sides[s].reader);
     }
     return run;
@@ -1385,7 +1114,7 @@ static int64_t app_wait_output(eddy_app *app, const char *topic, int64_t expecte
 {
     int64_t last = -1, last_change_ns = bench_now_ns();
     for (;;) {
-        int64_t end = end_offset(topic), now = bench_now_ns();
+        int64_t end = bench_end_offset(topic), now = bench_now_ns();
         if (end >= expected)
             return end;
         if (end != last) {
@@ -1394,35 +1123,35 @@ static int64_t app_wait_output(eddy_app *app, const char *topic, int64_t expecte
         } else if (now - last_change_ns > OUTPUT_STALL_NS) {
             return end;
         }
-        app_check(app, start_ns);
-        nap_us(500);
+        bench_app_check(app, start_ns);
+        bench_nap_us(500);
     }
 }
 
 static void case_join(void)
 {
     const char *what = "join";
-    const int64_t records = scaled(500000), keys = 5000, window = 15000, grace = 0;
+    const int64_t records = bench_scaled(500000), keys = 5000, window = 15000, grace = 0;
     const char *left = "jn-left", *right = "jn-right";
     const char *eddy_out = "jn-out-eddy", *base_out = "jn-out-base", *app_id = "bench-join";
     const char *base_left_changelog = "jn-base-left-changelog";
     const char *base_right_changelog = "jn-base-right-changelog";
-    topic_create(left, NULL, -1);
-    topic_create(right, NULL, -1);
-    topic_create(eddy_out, NULL, -1);
-    topic_create(base_out, NULL, -1);
+    bench_topic_create(left, NULL, -1);
+    bench_topic_create(right, NULL, -1);
+    bench_topic_create(eddy_out, NULL, -1);
+    bench_topic_create(base_out, NULL, -1);
     int64_t changelog_retention = 2 * window + grace + CHANGELOG_EXTRA_RETENTION_MS;
-    topic_create(base_left_changelog, "delete", changelog_retention);
-    topic_create(base_right_changelog, "delete", changelog_retention);
-    uint32_t *draws[2] = {draws_make(records, keys, 44), draws_make(records, keys, 45)};
+    bench_topic_create(base_left_changelog, "delete", changelog_retention);
+    bench_topic_create(base_right_changelog, "delete", changelog_retention);
+    uint32_t *draws[2] = {bench_draws_make(records, keys, 44), bench_draws_make(records, keys, 45)};
     const char *topics[2] = {left, right};
     for (int s = 0; s < 2; s++) {
-        batch_writer fill;
-        writer_open(&fill, topics[s]);
+        bench_batch_writer fill;
+        bench_writer_open(&fill, topics[s]);
         for (int64_t i = 0; i < records; i++)
-            writer_add(&fill, key_at(draws[s][i]), pool_value(2 * i + s, JOIN_VALUE_LEN),
-                       time_base_ms + 2 * i + s);
-        writer_close(&fill);
+            bench_writer_add(&fill, bench_key_at(draws[s][i]),
+                             bench_pool_value(2 * i + s, JOIN_VALUE_LEN), time_base_ms + 2 * i + s);
+        bench_writer_close(&fill);
     }
     int64_t expected = join_truth(draws[0], draws[1], records, keys, window);
 
@@ -1430,14 +1159,14 @@ static void case_join(void)
     int64_t eddy_changelog = 0, eddy_wrong_records = 0;
     base_run b = {0};
     for (int pass = 0; pass < 2; pass++) {
-        bool eddy_turn = (pass == 0) == (eddy_first != 0);
-        if (eddy_turn && run_eddy()) {
+        bool eddy_turn = (pass == 0) == (bench_eddy_first != 0);
+        if (eddy_turn && bench_run_eddy()) {
             eddy_builder *builder = eddy_builder_new();
             eddy_stream *l = eddy_stream_from(builder, left, NULL, NULL);
             eddy_stream *r = eddy_stream_from(builder, right, NULL, NULL);
             eddy_to(eddy_join_stream(l, r, join_fn, NULL, window, window, grace), eddy_out);
             int64_t start = bench_now_ns();
-            eddy_app *app = app_start(builder, app_id, cache_bytes);
+            eddy_app *app = bench_app_start(builder, app_id, "in_memory", bench_cache_bytes);
             int64_t end = app_wait_output(app, eddy_out, expected, start);
             int64_t done = bench_now_ns();
             if (end != expected) {
@@ -1446,13 +1175,13 @@ static void case_join(void)
                         end, expected);
                 eddy_wrong_records = end > expected ? end - expected : expected - end;
             }
-            timed_region(what, "eddy", start, done);
-            eddy_rps = rate(2 * records, done - start);
+            bench_timed_region(what, "eddy", start, done);
+            eddy_rps = bench_rate(2 * records, done - start);
             bench_check(eddy_app_close(app), "eddy_app_close");
             eddy_changelog = changelog_records(app_id);
             eddy_app_destroy(app);
             eddy_builder_destroy(builder);
-        } else if (!eddy_turn && run_base()) {
+        } else if (!eddy_turn && bench_run_base()) {
             b = join_loop(left, right, base_out, base_left_changelog, base_right_changelog, records,
                           keys, window, grace);
             if (b.out_records != expected)
@@ -1460,8 +1189,9 @@ static void case_join(void)
                           expected);
         }
     }
-    if (run_eddy() && run_base()) {
-        topic_digest de = topic_digest_of(eddy_out), db = topic_digest_of(base_out);
+    if (bench_run_eddy() && bench_run_base()) {
+        bench_topic_digest de = bench_topic_digest_of(eddy_out),
+                           db = bench_topic_digest_of(base_out);
         if (de.records != db.records || de.key_sum != db.key_sum || de.value_sum != db.value_sum) {
             fprintf(stderr,
                     "bench: join: eddy wrote %" PRId64 " records (key sum %" PRIu64
@@ -1478,115 +1208,52 @@ static void case_join(void)
            " base_rps=%.0f ratio=%.3f"
            " eddy_changelog_count=%" PRId64 " base_changelog_count=%" PRId64
            " eddy_wrong_count=%" PRId64 "\n",
-           2 * records, keys, window, grace, expected, cache_bytes, eddy_rps, b.rps,
+           2 * records, keys, window, grace, expected, bench_cache_bytes, eddy_rps, b.rps,
            b.rps > 0 ? eddy_rps / b.rps : 0.0, eddy_changelog, b.changelog_records,
            eddy_wrong_records);
     fflush(stdout);
     free(draws[0]);
     free(draws[1]);
-    topics_delete_all();
+    bench_topics_delete_all();
 }
-
-/* ------------------------------------------------------------------------------------------------
- */
 
 int main(int argc, char **argv)
 {
-    static const struct option options[] = {
-        {"dir", required_argument, NULL, 'd'},         {"case", required_argument, NULL, 'c'},
-        {"scale", required_argument, NULL, 's'},       {"only", required_argument, NULL, 'o'},
-        {"eddy-first", no_argument, NULL, 'e'},        {"verbose", no_argument, NULL, 'v'},
-        {"cache-bytes", required_argument, NULL, 'b'}, {NULL, 0, NULL, 0},
-    };
-    const char *which = "all";
-    const char *env_scale = getenv("EDDY_BENCH_SCALE");
-    if (env_scale)
-        scale = strtod(env_scale, NULL);
-    int c;
-    while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        switch (c) {
-        case 'd':
-            dir = optarg;
-            break;
-        case 'c':
-            which = optarg;
-            break;
-        case 's':
-            scale = strtod(optarg, NULL);
-            break;
-        case 'o':
-            only = optarg;
-            break;
-        case 'e':
-            eddy_first = 1;
-            break;
-        case 'v':
-            verbose = 1;
-            break;
-        case 'b':
-            cache_bytes = optarg;
-            break;
-        default:
-            dir = NULL;
-            optind = argc;
-            break;
-        }
-    }
     static const char *const cases[] = {"all",  "tumbling", "tumbling-cached", "hopping", "session",
                                         "join", NULL};
-    bool known = false;
-    for (size_t i = 0; cases[i]; i++)
-        known |= strcmp(cases[i], which) == 0;
-    if (!dir || !known || !(scale > 0) || scale > 100 ||
-        (only && strcmp(only, "eddy") != 0 && strcmp(only, "baseline") != 0)) {
-        fprintf(stderr, "usage: bench_windows --dir D [--case all|tumbling|tumbling-cached|"
-                        "hopping|session|join]"
-                        " [--scale F] [--only eddy|baseline] [--eddy-first] [--cache-bytes N]"
-                        " [--verbose]\n       (EDDY_BENCH_SCALE=F also sets the scale)\n");
+    /* statestore.cache.max.bytes of the applications (--cache-bytes): 0 unless told otherwise,
+     * see the file comment; tumbling-cached always runs with Kafka Streams' default. */
+    bench_cache_bytes = "0";
+    if (!bench_apps_open(argc, argv, "windows", cases,
+                         "usage: bench_windows --dir D [--case all|tumbling|tumbling-cached|"
+                         "hopping|session|join]"
+                         " [--scale F] [--only eddy|baseline] [--eddy-first] [--cache-bytes N]"
+                         " [--verbose]\n       (EDDY_BENCH_SCALE=F also sets the scale)\n"))
         return 2;
-    }
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-        bench_die("cannot create %s: %s", dir, strerror(errno));
-    char own[4096];
-    snprintf(own, sizeof(own), "%s/windows-%d", dir, (int)getpid());
-    bench_remove_tree(own);
-    if (mkdir(own, 0755) != 0)
-        bench_die("cannot create %s: %s", own, strerror(errno));
-    dir = own;
-    snprintf(log_dir, sizeof(log_dir), "%s/log", dir);
-    bench_check(eddy_log_open(log_dir, EDDY_LOG_CREATE, &bench_log), "eddy_log_open");
 
     /* Event time: from a whole minute an hour ago (see the file comment). */
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     time_base_ms = ((int64_t)now.tv_sec * 1000 - 3600000) / 60000 * 60000;
 
-    value_pool = malloc(BENCH_CHUNK_BYTES);
-    if (!value_pool)
-        bench_die("out of memory");
-    bench_fill_pattern(value_pool, BENCH_CHUNK_BYTES, 3);
-    keys_make(10000);
-    map_init(&key_index, KEY_LEN, 2 * (size_t)key_table_count);
-    for (int64_t k = 0; k < key_table_count; k++)
-        map_find(&key_index, key_table[k], true)->a = k;
+    bench_keys_make(10000);
+    map_init(&key_index, BENCH_KEY_LEN, 2 * (size_t)bench_key_count);
+    for (int64_t k = 0; k < bench_key_count; k++)
+        map_find(&key_index, bench_key_table[k], true)->a = k;
 
-    bool all = strcmp(which, "all") == 0;
-    if (all || strcmp(which, "tumbling") == 0)
-        case_time_windows("tumbling", 60000, 60000, cache_bytes);
-    if (all || strcmp(which, "tumbling-cached") == 0)
-        case_time_windows("tumbling-cached", 60000, 60000, KAFKA_DEFAULT_CACHE_BYTES);
-    if (all || strcmp(which, "hopping") == 0)
-        case_time_windows("hopping", 60000, 6000, cache_bytes);
-    if (all || strcmp(which, "session") == 0)
+    if (bench_apps_case("tumbling"))
+        case_time_windows("tumbling", 60000, 60000, bench_cache_bytes);
+    if (bench_apps_case("tumbling-cached"))
+        case_time_windows("tumbling-cached", 60000, 60000, BENCH_KAFKA_DEFAULT_CACHE_BYTES);
+    if (bench_apps_case("hopping"))
+        case_time_windows("hopping", 60000, 6000, bench_cache_bytes);
+    if (bench_apps_case("session"))
         case_session();
-    if (all || strcmp(which, "join") == 0)
+    if (bench_apps_case("join"))
         case_join();
 
-    eddy_log_close(bench_log);
-    bench_remove_tree(own);
     map_free(&key_index);
-    free(key_table);
-    free(value_pool);
+    bench_apps_close();
     if (eddy_wrong) {
         fprintf(stderr, "bench: eddy's output was wrong (eddy_wrong_count above): failing\n");
         return 1;
