@@ -27,7 +27,8 @@ static int64_t records_in(eddy_log *log, const char *topic)
 
 /* Runs the count over `clicks` (already written) until every input offset is committed, then
  * closes the application (the final commit). */
-static void run_count(const char *dir, const char *cache_bytes, int64_t inputs)
+static void run_count_in(const char *dir, const char *cache_bytes, int64_t inputs,
+                         const char *dsl_store)
 {
     char path[1024];
     eddy_config *c = eddy_config_new();
@@ -38,6 +39,7 @@ static void run_count(const char *dir, const char *cache_bytes, int64_t inputs)
     EXPECT_OK(eddy_config_set(c, "application.id", "cache"));
     EXPECT_OK(eddy_config_set(c, "commit.interval.ms", "600000")); /* only the final commit */
     EXPECT_OK(eddy_config_set(c, "statestore.cache.max.bytes", cache_bytes));
+    EXPECT_OK(eddy_config_set(c, "default.dsl.store", dsl_store));
     eddy_builder *b = count_builder();
     eddy_app *app = NULL;
     EXPECT_OK(eddy_app_new(b, c, &app));
@@ -63,6 +65,11 @@ static void run_count(const char *dir, const char *cache_bytes, int64_t inputs)
     eddy_app_destroy(app);
     eddy_builder_destroy(b);
     eddy_config_destroy(c);
+}
+
+static void run_count(const char *dir, const char *cache_bytes, int64_t inputs)
+{
+    run_count_in(dir, cache_bytes, inputs, "rocksDB");
 }
 
 static eddy_log *setup(const char *dir, int64_t clicks)
@@ -194,5 +201,32 @@ TEST(expired_window_keeps_its_cached_update)
     eddy_app_destroy(app);
     eddy_config_destroy(c);
     eddy_builder_destroy(b);
+    eddy_log_close(log);
+}
+
+/* The in-memory store's cache keeps only dirty keys (write-behind): the same emissions. */
+TEST(memory_store_cache_folds_updates_into_one_per_commit)
+{
+    const char *dir = test_tmpdir();
+    eddy_log *log = setup(dir, 50);
+    run_count_in(dir, "10485760", 50, "in_memory");
+    int64_t ts = 0;
+    EXPECT_EQ(records_in(log, "click-counts"), 1);
+    EXPECT_EQ(records_in(log, "cache-clicks-per-user-changelog"), 1);
+    EXPECT_EQ(last_count(log, &ts), 50);
+    EXPECT_EQ(ts, 149);
+    eddy_log_close(log);
+}
+
+TEST(memory_store_cache_off_emits_every_update)
+{
+    const char *dir = test_tmpdir();
+    eddy_log *log = setup(dir, 50);
+    run_count_in(dir, "0", 50, "in_memory");
+    int64_t ts = 0;
+    EXPECT_EQ(records_in(log, "click-counts"), 50);
+    EXPECT_EQ(records_in(log, "cache-clicks-per-user-changelog"), 50);
+    EXPECT_EQ(last_count(log, &ts), 50);
+    EXPECT_EQ(ts, 149);
     eddy_log_close(log);
 }
