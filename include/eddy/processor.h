@@ -17,8 +17,10 @@
  * | joiner                               | eddy_result() (the joined value)             |
  * | Processor API process()              | eddy_forward() / eddy_forward_to()           |
  *
- * A callback that emits nothing drops the record (map-values, joiners) or, for aggregations,
- * leaves a null aggregate (which deletes the key, as a null in Kafka Streams).
+ * A map-values or flat-map callback that emits nothing drops the record (to forward a null
+ * value, emit a null slice). A joiner, aggregator, initializer or reducer that emits nothing
+ * gives null: a joined record with a null value (as a Java joiner returning null), or a null
+ * aggregate (which deletes the key, as a null in Kafka Streams).
  *
  * **Provided by the runtime.** The functions declared here are implemented by eddy's runtime
  * (src/runtime), which calls the callbacks; the topology builder only stores the callbacks.

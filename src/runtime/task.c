@@ -819,7 +819,8 @@ static eddy_err join_emit(eddy__task *task, uint32_t node, const eddy__flow *in,
     eddy__ctx_init(&ctx, task, node, in, EDDY__CTX_RESULT);
     n->joiner(&ctx, &in->rec, right, n->opaque);
     eddy_err err = ctx.err;
-    if (err == EDDY_OK && ctx.value.set) {
+    /* No result is a null joined value, forwarded as Kafka forwards a ValueJoiner's null. */
+    if (err == EDDY_OK) {
         eddy__flow out = eddy__flow_with(in, in->rec.key, ctx.value.slice, (eddy_slice){0}, false);
         err = eddy__forward_children(task, node, &out);
     }
