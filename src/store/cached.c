@@ -729,6 +729,8 @@ static eddy_err cache_iter_open(void *self, const eddy__kv_bounds *bounds,
                                 const eddy__kv_iter_ops **iter_ops, void **iter)
 {
     cache_store *s = self;
+    if (s->count == 0) /* nothing cached (always so without a budget): inner's iterator */
+        return eddy__kv_iter_open_passthrough(s->inner, bounds, iter_ops, iter);
     cache_iter *it = cache_iter_snapshot(s, bounds);
     if (!it)
         return eddy__fail(EDDY_ERR_NO_MEMORY, "store '%s': out of memory opening an iterator",

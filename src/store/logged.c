@@ -125,64 +125,11 @@ static void logged_close(void *self)
 
 /* ---- Iterators ------------------------------------------------------------------------------- */
 
-/* An iterator of inner over the same bounds. The public functions only open ranges inclusive at
- * both ends, so an exclusive upper bound (a prefix scan's) is opened inclusive and the key equal
- * to it, the last one forward or the first one in reverse, is skipped here. */
-typedef struct logged_iter {
-    eddy_kv_iter *inner;
-    int skip_to; /* the bound is exclusive: skip the key equal to `to` */
-    size_t to_len;
-    uint8_t to[]; /* a copy of the upper bound, when skip_to */
-} logged_iter;
-
-static eddy_err logged_iter_next(void *self, eddy_slice *key, eddy_slice *value)
-{
-    logged_iter *it = self;
-    for (;;) {
-        eddy_err err = eddy_kv_iter_next(it->inner, key, value);
-        if (err != EDDY_OK || !it->skip_to ||
-            eddy__kv_compare(key->data, key->len, it->to, it->to_len) != 0)
-            return err;
-        it->skip_to = 0; /* each key comes at most once */
-    }
-}
-
-static void logged_iter_destroy(void *self)
-{
-    logged_iter *it = self;
-    eddy_kv_iter_destroy(it->inner);
-    eddy__free(it);
-}
-
-static const eddy__kv_iter_ops logged_iter_ops = {
-    .next = logged_iter_next,
-    .destroy = logged_iter_destroy,
-};
-
+/* Reads are not logged: the inner store's iterator is the logged store's. */
 static eddy_err logged_iter_open(void *self, const eddy__kv_bounds *bounds,
                                  const eddy__kv_iter_ops **iter_ops, void **iter)
 {
-    logged_store *s = self;
-    int skip_to = bounds->to.data && !bounds->to_inclusive;
-    size_t to_len = skip_to ? bounds->to.len : 0;
-    logged_iter *it = eddy__malloc(sizeof(*it) + to_len);
-    if (!it)
-        return eddy__fail(EDDY_ERR_NO_MEMORY, "store '%s': out of memory opening an iterator",
-                          eddy_kv_store_name(s->inner));
-    it->skip_to = skip_to;
-    it->to_len = to_len;
-    if (to_len)
-        memcpy(it->to, bounds->to.data, to_len);
-    eddy_err err = bounds->reverse
-                       ? eddy_kv_reverse_range(s->inner, bounds->from, bounds->to, &it->inner)
-                       : eddy_kv_range(s->inner, bounds->from, bounds->to, &it->inner);
-    if (err != EDDY_OK) {
-        eddy__free(it);
-        return err;
-    }
-    *iter_ops = &logged_iter_ops;
-    *iter = it;
-    return EDDY_OK;
+    return eddy__kv_iter_open_passthrough(((logged_store *)self)->inner, bounds, iter_ops, iter);
 }
 
 static const eddy__kv_store_ops logged_ops = {

@@ -332,3 +332,28 @@ eddy_err eddy__kv_iter_open_bounds(eddy_kv_store *store, const eddy__kv_bounds *
 {
     return iter_open(store, bounds, 0, out);
 }
+
+/* A decorator's iterator that is simply an iterator of the store under it. */
+static eddy_err passthrough_next(void *iter, eddy_slice *key, eddy_slice *value)
+{
+    return eddy_kv_iter_next(iter, key, value);
+}
+
+static void passthrough_destroy(void *iter)
+{
+    eddy_kv_iter_destroy(iter);
+}
+
+static const eddy__kv_iter_ops passthrough_ops = {passthrough_next, passthrough_destroy};
+
+eddy_err eddy__kv_iter_open_passthrough(eddy_kv_store *inner, const eddy__kv_bounds *bounds,
+                                        const eddy__kv_iter_ops **iter_ops, void **iter)
+{
+    eddy_kv_iter *it = NULL;
+    eddy_err err = iter_open(inner, bounds, 0, &it);
+    if (err != EDDY_OK)
+        return err;
+    *iter_ops = &passthrough_ops;
+    *iter = it;
+    return EDDY_OK;
+}

@@ -134,6 +134,11 @@ void eddy__kv_store_cached_forget(eddy_kv_store *cached, eddy_slice key);
 eddy_err eddy__kv_store_expiry_view(eddy_kv_store *outer, bool outer_cached, eddy_kv_store *inner,
                                     eddy_kv_store **out);
 
+/* For a decorator's iter_open: an iterator of `inner` over the same bounds, returned as the
+ * decorator's own (no copy, no merge). */
+eddy_err eddy__kv_iter_open_passthrough(eddy_kv_store *inner, const eddy__kv_bounds *bounds,
+                                        const eddy__kv_iter_ops **iter_ops, void **iter);
+
 /* Opens an iterator over `store` with already checked bounds (for decorators that forward
  * their iterators). */
 eddy_err eddy__kv_iter_open_bounds(eddy_kv_store *store, const eddy__kv_bounds *bounds,
