@@ -351,12 +351,23 @@ void bench_app_wait_store(eddy_app *app, const char *store, eddy_slice key, int6
 eddy_app *bench_app_run_to_close(const char *what, eddy_builder *b, const char *application_id,
                                  const char *dsl_store, const char *cache_bytes, const char *store,
                                  eddy_slice probe, int64_t probe_count, int64_t records,
+                                 const char *output, int64_t output_records,
                                  bench_app_timing *timing)
 {
     int64_t start = bench_now_ns();
     eddy_app *app = bench_app_start(b, application_id, dsl_store, cache_bytes);
     bench_app_wait_store(app, store, probe, probe_count, start);
     int64_t processed = bench_now_ns();
+    timing->complete_rps = 0;
+    if (output) {
+        while (bench_end_offset(output) < output_records) {
+            bench_app_check(app, start);
+            bench_nap_us(200);
+        }
+        int64_t complete = bench_now_ns();
+        bench_timed_region(what, "eddy (until the output was complete)", start, complete);
+        timing->complete_rps = bench_rate(records, complete - start);
+    }
     /* The cache holds the last writes of up to statestore.cache.max.bytes of keys (windows,
      * sessions): the final commit of eddy_app_close() writes them (store, changelog, output)
      * and flushes the store, so the time runs until it returns. */

@@ -191,14 +191,20 @@ typedef struct bench_app_timing {
     double rps;           /* input records per second from start until the close returned */
     double processed_rps; /* ... until every record was processed */
     int64_t close_ns;     /* from processed until the close returned */
+    double complete_rps;  /* with an output to wait for: until it was complete (else 0) */
 } bench_app_timing;
 
 /* Starts an aggregation application (as bench_app_start), waits until `store` holds
  * probe_count under `probe` (bench_app_wait_store) and closes it, timing all; `what` names the
- * case for bench_timed_region. Returns the closed application, which the caller destroys. */
+ * case for bench_timed_region. With `output` (may be NULL), an application whose every record
+ * is output (no record cache) also has its output waited for, `output_records` records of the
+ * topic: timing->complete_rps then times it until the output was complete, the close after it
+ * untimed (the loop's side does no close). Returns the closed application, which the caller
+ * destroys. */
 eddy_app *bench_app_run_to_close(const char *what, eddy_builder *b, const char *application_id,
                                  const char *dsl_store, const char *cache_bytes, const char *store,
                                  eddy_slice probe, int64_t probe_count, int64_t records,
+                                 const char *output, int64_t output_records,
                                  bench_app_timing *timing);
 
 /* ---- Timing ------------------------------------------------------------------------------- */

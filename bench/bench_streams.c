@@ -2,7 +2,8 @@
  * DSL topology on the embedded log) against hand-written C loops doing the same work over the
  * same input, read from the same log, in the same run.
  *
- *   bench_streams --dir D [--case all|stateless|count-memory|count-rocksdb|join|restore]
+ *   bench_streams --dir D [--case
+ * all|stateless|count-memory|count-memory-uncached|count-rocksdb|join|restore]
  *                 [--scale F] [--only eddy|baseline] [--eddy-first] [--cache-bytes N]
  *                 [--verbose]
  *
@@ -468,9 +469,15 @@ static void count_output_check(const char *topic, const uint32_t *true_counts, i
     free(last.slots);
 }
 
-static void case_count(bool memory)
+/* A count (memory or RocksDB store). `cache` is the applications' statestore.cache.max.bytes;
+ * with "0" every update is written, exactly the loop's work, and eddy is timed until its output
+ * is complete (the close after it untimed, as the loop has none). */
+static void case_count(bool memory, const char *cache)
 {
-    const char *what = memory ? "count-memory" : "count-rocksdb";
+    bool uncached = strcmp(cache, "0") == 0;
+    const char *what = uncached ? "count-memory-uncached"
+                       : memory ? "count-memory"
+                                : "count-rocksdb";
     const int64_t records = bench_scaled(memory ? 2000000 : 1000000), keys = bench_scaled(1000000);
     const char *in = "cnt-in", *eddy_out = "cnt-out-eddy", *base_out = "cnt-out-base";
     const char *base_changelog = "cnt-base-changelog";
@@ -507,8 +514,10 @@ static void case_count(bool memory)
                 eddy_count(eddy_group_by_key(eddy_stream_from(b, in, NULL, NULL)), "counts");
             eddy_table_to(counts, eddy_out);
             eddy_app *app = bench_app_run_to_close(
-                what, b, app_id, memory ? "in_memory" : "rocksDB", bench_cache_bytes, "counts",
-                last_key, last_count, records, &eddy_timing);
+                what, b, app_id, memory ? "in_memory" : "rocksDB", cache, "counts", last_key,
+                last_count, records, uncached ? eddy_out : NULL, records, &eddy_timing);
+            if (uncached)
+                eddy_timing.rps = eddy_timing.complete_rps;
             eddy_out_records = bench_end_offset(eddy_out);
             eddy_changelog_records = bench_end_offset(eddy_changelog);
             eddy_app_destroy(app);
@@ -586,8 +595,8 @@ static void case_count(bool memory)
            "ratio=%.3f eddy_processed_rps=%.0f ratio_processed=%.3f eddy_close_us=%" PRId64
            " eddy_out_count=%" PRId64 " eddy_changelog_count=%" PRId64 " base_out_count=%" PRId64
            " base_changelog_count=%" PRId64 "\n",
-           memory ? "memory" : "rocksdb", records, keys, bench_cache_bytes, eddy_timing.rps,
-           base_rps, base_rps > 0 ? eddy_timing.rps / base_rps : 0.0, eddy_timing.processed_rps,
+           memory ? "memory" : "rocksdb", records, keys, cache, eddy_timing.rps, base_rps,
+           base_rps > 0 ? eddy_timing.rps / base_rps : 0.0, eddy_timing.processed_rps,
            base_rps > 0 ? eddy_timing.processed_rps / base_rps : 0.0, eddy_timing.close_ns / 1000,
            eddy_out_records, eddy_changelog_records, base_out_records, base_changelog_records);
     fflush(stdout);
@@ -859,9 +868,11 @@ static void case_restore(void)
 int main(int argc, char **argv)
 {
     static const char *const cases[] = {
-        "all", "stateless", "count-memory", "count-rocksdb", "join", "restore", NULL};
+        "all",           "stateless", "count-memory", "count-memory-uncached",
+        "count-rocksdb", "join",      "restore",      NULL};
     if (!bench_apps_open(argc, argv, "streams", cases,
                          "usage: bench_streams --dir D [--case all|stateless|count-memory|"
+                         "count-memory-uncached|"
                          "count-rocksdb|join|restore] [--scale F] [--only eddy|baseline] "
                          "[--eddy-first]\n       (EDDY_BENCH_SCALE=F also sets the scale)\n"))
         return 2;
@@ -869,9 +880,11 @@ int main(int argc, char **argv)
     if (bench_apps_case("stateless"))
         case_stateless();
     if (bench_apps_case("count-memory"))
-        case_count(true);
+        case_count(true, bench_cache_bytes);
+    if (bench_apps_case("count-memory-uncached"))
+        case_count(true, "0");
     if (bench_apps_case("count-rocksdb"))
-        case_count(false);
+        case_count(false, bench_cache_bytes);
     if (bench_apps_case("join"))
         case_join();
     if (bench_apps_case("restore"))

@@ -303,7 +303,7 @@ static eddy_run eddy_aggregation_run(const char *what, eddy_builder *b, const ch
     eddy_run run = {0};
     bench_app_timing timing;
     eddy_app *app = bench_app_run_to_close(what, b, app_id, "in_memory", cache, store, probe,
-                                           probe_count, records, &timing);
+                                           probe_count, records, NULL, 0, &timing);
     run.rps = timing.rps;
     run.processed_rps = timing.processed_rps;
     run.close_ns = timing.close_ns;

@@ -203,6 +203,7 @@ $1 == "streams" {
         note = sprintf("steady %s (%.2f); start-up %.0f ms; last batch %.0f ms", krps(get("eddy_steady_rps")), get("ratio_steady"), get("eddy_start_us") / 1000, get("eddy_tail_us") / 1000)
     if (c == "count") {
         target = store == "memory" ? ">= 0.33x " target_mark(get("ratio"), 0.33) : ">= 0.25x " target_mark(get("ratio"), 0.25)
+        if (get("cache_bytes") == "0") store = store ",nocache"
         note = sprintf("until processed %s (%.2f); close %.0f ms; written out+changelog: eddy %.2f+%.2f M, loop %.2f+%.2f M", krps(get("eddy_processed_rps")), get("ratio_processed"), get("eddy_close_us") / 1000, get("eddy_out_count") / 1e6, get("eddy_changelog_count") / 1e6, get("base_out_count") / 1e6, get("base_changelog_count") / 1e6)
     }
     if (c == "restore") {
