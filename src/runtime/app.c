@@ -33,6 +33,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,7 +119,8 @@ struct stream_thread {
     atomic_bool rebalancing;
     bool failed;
     eddy_err delivery_error;
-    pthread_mutex_t lock; /* held while processing and committing; queries take it */
+    pthread_mutex_t lock;       /* held while processing and committing; queries take it */
+    atomic_int queries_waiting; /* queries blocked on `lock`: the thread lets them in */
 };
 
 /* A source topic of a task sub-topology. */
@@ -1257,6 +1259,10 @@ static void *stream_thread_main(void *arg)
             }
         }
         pthread_mutex_unlock(&thread->lock);
+        /* A mutex is not fair: the loop would take it back at once and starve the queries
+         * waiting for it. Let them in first. */
+        while (atomic_load(&thread->queries_waiting) > 0)
+            sched_yield();
         update_running_state(app);
     }
     pthread_mutex_lock(&thread->lock);
@@ -2028,7 +2034,9 @@ eddy_err eddy_app_store_get(eddy_app *app, const char *store_name, eddy_slice ke
         eddy__partition_for_key(key.data, key.len - suffix, app->sub_partitions[sub]);
     for (int i = 0; i < app->thread_count; i++) {
         stream_thread *thread = &app->threads[i];
+        atomic_fetch_add(&thread->queries_waiting, 1);
         pthread_mutex_lock(&thread->lock);
+        atomic_fetch_sub(&thread->queries_waiting, 1);
         runtime_task *rt = thread_find_task(thread, sub, partition, NULL);
         if (rt && rt->stores[store]) {
             eddy_slice v;
