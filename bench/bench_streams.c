@@ -481,7 +481,10 @@ static void case_count(bool memory, const char *cache)
     const int64_t records = bench_scaled(memory ? 2000000 : 1000000), keys = bench_scaled(1000000);
     const char *in = "cnt-in", *eddy_out = "cnt-out-eddy", *base_out = "cnt-out-base";
     const char *base_changelog = "cnt-base-changelog";
-    const char *app_id = memory ? "bench-count-memory" : "bench-count-rocksdb";
+    /* Each case its own application id: a group's committed offsets outlive the topics. */
+    const char *app_id = uncached ? "bench-count-memory-uncached"
+                         : memory ? "bench-count-memory"
+                                  : "bench-count-rocksdb";
     char eddy_changelog[256];
     snprintf(eddy_changelog, sizeof(eddy_changelog), "%s-counts-changelog", app_id);
     bench_topic_create(in, NULL, -1);
