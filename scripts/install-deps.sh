@@ -3,7 +3,7 @@
 # A quick no-op when they are all present; otherwise apt-get (through sudo when not root).
 set -euo pipefail
 
-packages=(build-essential cmake pkg-config librocksdb-dev libjansson-dev)
+packages=(build-essential cmake pkg-config librocksdb-dev libjansson-dev librdkafka-dev)
 
 missing=()
 for p in "${packages[@]}"; do
