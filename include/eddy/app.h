@@ -156,6 +156,21 @@ EDDY_EXPORT eddy_err eddy_app_store_get(eddy_app *app, const char *store_name, e
                                         void **value, size_t *len);
 
 /**
+ * The topics the application uses, as text for operators who create topics by hand (a
+ * locked-down Kafka cluster): one line per topic, `NAME PARTITIONS ROLE CONFIGS`, in the
+ * topology's topic order and then the changelogs in store order. ROLE is `input` (must exist;
+ * its partition count read from the log), `output` (written, never created: PARTITIONS is `-`),
+ * `repartition` or `changelog` (created by the application at start when missing, with exactly
+ * these partitions and configurations; CONFIGS is `key=value,...` or `-`). Reads the input
+ * topics' partition counts from the log @p app is configured for (it connects for this call
+ * only). Only in state CREATED. @p *out receives the text (free with eddy_free()).
+ * @return EDDY_OK; EDDY_ERR_UNKNOWN_TOPIC naming a missing input topic; EDDY_ERR_CONFIG for
+ *         co-partitioned inputs with different partition counts; EDDY_ERR_STATE when not
+ *         CREATED; log errors.
+ */
+EDDY_EXPORT eddy_err eddy_app_topics(eddy_app *app, char **out);
+
+/**
  * Creates @p topic with @p partitions partitions on the log @p config names (log.dir or
  * bootstrap.servers) unless it exists. For programs that make their own input topics.
  * @return EDDY_OK (created, or already there with any partition count); log errors.
@@ -173,6 +188,7 @@ EDDY_EXPORT eddy_err eddy_topic_ensure(const eddy_config *config, const char *to
  *     --describe        print the topology (Kafka's TopologyDescription text) and exit
  *     --dot             print the topology as Graphviz DOT and exit
  *     --bootstrap-servers HOST:PORT[,...]   run on Kafka (bootstrap.servers)
+ *     --print-topics    print the topics it needs (eddy_app_topics()) and exit
  *     --help            usage
  *
  * @p defaults (may be NULL) is applied first; flags override it. An error that stops the

@@ -34,6 +34,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,6 +130,14 @@ typedef struct source_entry {
     uint32_t subtopology;
 } source_entry;
 
+/* A topic the application uses, for creating the internal ones and for eddy_app_topics(). */
+typedef struct topic_need {
+    char *name;
+    int32_t partitions;   /* -1: not the application's to decide (an output topic) */
+    eddy_config *config;  /* the topic configuration it is created with; NULL: the defaults */
+    const char *role;     /* "input", "output", "repartition" or "changelog" (static) */
+} topic_need;
+
 struct eddy_app {
     eddy_builder *builder;
     source_entry *sources; /* every task source topic (make_name_maps) */
@@ -141,6 +150,8 @@ struct eddy_app {
     char dir[EDDY__PATH_MAX]; /* state.dir/application.id */
     int lock_fd;
     int32_t *sub_partitions; /* by sub-topology index */
+    topic_need *needs;       /* every topic the application reads, writes or creates */
+    size_t need_count, need_capacity;
     pthread_mutex_t state_lock;
     pthread_mutex_t listener_lock; /* serializes state changes with their listener calls */
     pthread_cond_t state_cond;
@@ -1478,6 +1489,40 @@ static bool enforce_copartitioning(const eddy__topology *t, int32_t *topic_parti
     return changed;
 }
 
+/* Records a topic the application uses; takes `config` (also on failure). */
+static eddy_err need_add(eddy_app *app, const char *name, int32_t partitions, eddy_config *config,
+                         const char *role)
+{
+    if (app->need_count == app->need_capacity) {
+        size_t capacity = app->need_capacity ? 2 * app->need_capacity : 16;
+        topic_need *needs = eddy__realloc(app->needs, capacity * sizeof *needs);
+        if (!needs) {
+            eddy_config_destroy(config);
+            return eddy__fail(EDDY_ERR_NO_MEMORY, "out of memory listing topics");
+        }
+        app->needs = needs;
+        app->need_capacity = capacity;
+    }
+    char *copy = eddy__strdup(name);
+    if (!copy) {
+        eddy_config_destroy(config);
+        return eddy__fail(EDDY_ERR_NO_MEMORY, "out of memory listing topics");
+    }
+    app->needs[app->need_count++] = (topic_need){copy, partitions, config, role};
+    return EDDY_OK;
+}
+
+static void needs_free(eddy_app *app)
+{
+    for (size_t i = 0; i < app->need_count; i++) {
+        eddy__free(app->needs[i].name);
+        eddy_config_destroy(app->needs[i].config);
+    }
+    eddy__free(app->needs);
+    app->needs = NULL;
+    app->need_count = app->need_capacity = 0;
+}
+
 /* The partition count of each task sub-topology: its external inputs', and for repartition
  * topics, the writing sub-topology's (or the count the user gave), then as co-partitioning
  * requires (enforce_copartitioning). */
@@ -1564,14 +1609,15 @@ static eddy_err compute_partitions(eddy_app *app)
             }
         }
     }
-    /* Create the repartition topics. */
+    /* The topics it reads and writes, the repartition topics among them. */
     for (uint32_t i = 0; i < t->topic_count && err == EDDY_OK; i++) {
-        if (!t->topics[i].internal || topic_partitions[i] <= 0)
-            continue;
         char name[512];
         eddy__topic_full_name(&t->topics[i], app->sc.application_id, name, sizeof name);
-        err = eddy__client_topic_create(app->client, name, topic_partitions[i], NULL,
-                                        EDDY__TOPIC_IF_NOT_EXISTS);
+        if (t->topics[i].internal && topic_partitions[i] > 0)
+            err = need_add(app, name, topic_partitions[i], NULL, "repartition");
+        else if (!t->topics[i].internal)
+            err = need_add(app, name, topic_partitions[i] > 0 ? topic_partitions[i] : -1, NULL,
+                           topic_partitions[i] > 0 ? "input" : "output");
     }
     eddy__free(topic_partitions);
     eddy__free(pinned);
@@ -1604,7 +1650,7 @@ static eddy_config *changelog_config(const eddy__store *store)
     return tc;
 }
 
-static eddy_err create_changelogs(eddy_app *app)
+static eddy_err plan_changelogs(eddy_app *app)
 {
     const eddy__topology *t = app->topology;
     eddy_err err = EDDY_OK;
@@ -1623,11 +1669,29 @@ static eddy_err create_changelogs(eddy_app *app)
         eddy_config *tc = changelog_config(store);
         if (!tc)
             return eddy__fail(EDDY_ERR_NO_MEMORY, "out of memory configuring %s", name);
-        err =
-            eddy__client_topic_create(app->client, name, partitions, tc, EDDY__TOPIC_IF_NOT_EXISTS);
-        eddy_config_destroy(tc);
+        err = need_add(app, name, partitions, tc, "changelog");
     }
     return err;
+}
+
+/* Creates the internal topics (repartition topics and changelogs) that do not exist yet. A
+ * broker that creates no topics (a locked-down cluster) fails here: the message says how to
+ * list every topic the application needs. */
+static eddy_err create_internal_topics(eddy_app *app)
+{
+    for (size_t i = 0; i < app->need_count; i++) {
+        const topic_need *n = &app->needs[i];
+        if (strcmp(n->role, "repartition") != 0 && strcmp(n->role, "changelog") != 0)
+            continue;
+        eddy_err err = eddy__client_topic_create(app->client, n->name, n->partitions, n->config,
+                                                 EDDY__TOPIC_IF_NOT_EXISTS);
+        if (err != EDDY_OK)
+            return eddy__fail(err,
+                              "%s (the application's %s topic; --print-topics lists every topic "
+                              "it needs)",
+                              eddy_last_error(), n->role);
+    }
+    return EDDY_OK;
 }
 
 /* eddy.create.topics: "name:partitions,..." topics the application creates when missing (its
@@ -1841,7 +1905,9 @@ eddy_err eddy_app_start(eddy_app *app)
     if (err == EDDY_OK)
         err = compute_partitions(app);
     if (err == EDDY_OK)
-        err = create_changelogs(app);
+        err = plan_changelogs(app);
+    if (err == EDDY_OK)
+        err = create_internal_topics(app);
     if (err == EDDY_OK)
         err = globals_start(app);
     if (err == EDDY_OK)
@@ -1854,6 +1920,73 @@ eddy_err eddy_app_start(eddy_app *app)
         return eddy__fail(err, "%s", message);
     }
     return EDDY_OK;
+}
+
+static eddy_err text_appendf(eddy__buf *text, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Appends formatted text; pieces longer than a topic name and its configs are cut. */
+static eddy_err text_appendf(eddy__buf *text, const char *fmt, ...)
+{
+    char piece[1024];
+    va_list args;
+    va_start(args, fmt);
+    int n = vsnprintf(piece, sizeof piece, fmt, args);
+    va_end(args);
+    if (n < 0)
+        return eddy__fail(EDDY_ERR_INVALID_ARGUMENT, "formatting a topic line failed");
+    size_t len = (size_t)n < sizeof piece ? (size_t)n : sizeof piece - 1;
+    return eddy__buf_append(text, piece, len) == EDDY_OK
+               ? EDDY_OK
+               : eddy__fail(EDDY_ERR_NO_MEMORY, "out of memory listing topics");
+}
+
+/* One topic_need as a line of eddy_app_topics(). */
+static eddy_err need_format(const topic_need *n, eddy__buf *text)
+{
+    char partitions[16] = "-";
+    if (n->partitions > 0)
+        snprintf(partitions, sizeof partitions, "%" PRId32, n->partitions);
+    eddy_err err = text_appendf(text, "%s %s %s ", n->name, partitions, n->role);
+    size_t count = n->config ? eddy_config_count(n->config) : 0;
+    for (size_t i = 0; i < count && err == EDDY_OK; i++) {
+        const char *key, *value;
+        eddy_config_at(n->config, i, &key, &value);
+        err = text_appendf(text, "%s%s=%s", i ? "," : "", key, value);
+    }
+    return err == EDDY_OK ? text_appendf(text, "%s\n", count ? "" : "-") : err;
+}
+
+eddy_err eddy_app_topics(eddy_app *app, char **out)
+{
+    if (!app || !out)
+        return eddy__fail(EDDY_ERR_INVALID_ARGUMENT, "eddy_app_topics: NULL argument");
+    *out = NULL;
+    if (app->state != EDDY_APP_CREATED)
+        return eddy__fail(EDDY_ERR_STATE, "application %s: topics asked in state %s (only CREATED)",
+                          app->sc.application_id, eddy_app_state_name(app->state));
+    eddy_err err = eddy__client_new(app->config, &app->client);
+    if (err == EDDY_OK)
+        err = compute_partitions(app);
+    if (err == EDDY_OK)
+        err = plan_changelogs(app);
+    eddy__buf text = {0};
+    for (size_t i = 0; i < app->need_count && err == EDDY_OK; i++)
+        err = need_format(&app->needs[i], &text);
+    if (err == EDDY_OK && eddy__buf_append(&text, "", 1) != EDDY_OK)
+        err = eddy__fail(EDDY_ERR_NO_MEMORY, "out of memory listing topics");
+    if (err == EDDY_OK) {
+        *out = (char *)text.data; /* the caller's now, freed with eddy_free() */
+        text = (eddy__buf){0};
+    }
+    eddy__buf_free(&text);
+    /* Back to a fresh CREATED application: start plans again with its own client. */
+    needs_free(app);
+    eddy__free(app->sub_partitions);
+    app->sub_partitions = NULL;
+    eddy__client_destroy(app->client);
+    app->client = NULL;
+    return err;
 }
 
 eddy_app_state eddy_app_state_get(const eddy_app *app)
@@ -1959,6 +2092,7 @@ void eddy_app_destroy(eddy_app *app)
     eddy_app_close(app);
     eddy_config_destroy(app->config);
     eddy__free(app->sub_partitions);
+    needs_free(app);
     if (app->changelog_names)
         for (uint32_t s = 0; s < app->topology->store_count; s++)
             eddy__free(app->changelog_names[s]);

@@ -7,6 +7,7 @@
  *     defaults ─> --config FILE ... ─> --set / --data / --bootstrap-servers, in argv order
  *                                          │
  *          --describe / --dot: print the topology, exit 0
+ *          --print-topics: print the topics it uses, exit 0
  *          otherwise: eddy_app_new ─> eddy_app_start ─> wait ─> eddy_app_close ─> exit 0 / 1
  *
  * Messages follow the `eddy` command line's conventions (docs/cli.md): errors are one line
@@ -46,6 +47,7 @@ typedef enum main_flag {
     MAIN_FLAG_BOOTSTRAP_SERVERS,
     MAIN_FLAG_DESCRIBE,
     MAIN_FLAG_DOT,
+    MAIN_FLAG_PRINT_TOPICS,
     MAIN_FLAG_HELP,
 } main_flag;
 
@@ -61,9 +63,11 @@ static const main_flag_spec MAIN_FLAGS[] = {
     {"--set", MAIN_FLAG_SET, "KEY=VALUE", "set one key (repeatable; applied after --config)"},
     {"--data", MAIN_FLAG_DATA, "DIR", "the embedded log's directory (log.dir; ./eddy-data)"},
     {"--bootstrap-servers", MAIN_FLAG_BOOTSTRAP_SERVERS, "HOST:PORT",
-     "use Kafka (bootstrap.servers; not built yet)"},
+     "use Kafka (bootstrap.servers; HOST:PORT[,...])"},
     {"--describe", MAIN_FLAG_DESCRIBE, NULL, "print the topology as Kafka Streams does, exit"},
     {"--dot", MAIN_FLAG_DOT, NULL, "print the topology as Graphviz DOT, exit"},
+    {"--print-topics", MAIN_FLAG_PRINT_TOPICS, NULL,
+     "print the topics it uses (name partitions role configs), exit"},
     {"--help", MAIN_FLAG_HELP, NULL, "print this help (also -h)"},
 };
 
@@ -74,6 +78,7 @@ typedef struct main_options {
     bool help;
     bool describe;
     bool dot;
+    bool print_topics;
 } main_options;
 
 static volatile sig_atomic_t main_stop_signal;
@@ -120,7 +125,7 @@ static void main_print_usage(const char *program, FILE *out)
     fprintf(out,
             "Usage:\n"
             "  %s [--config FILE] [--set KEY=VALUE ...] [--data DIR]\n"
-            "  %s --describe | --dot | --help\n\n"
+            "  %s --describe | --dot | --print-topics | --help\n\n"
             "Runs the stream-processing application until SIGINT or SIGTERM (Ctrl-C), then\n"
             "closes it with a final commit.\n\nFlags:\n",
             program, program);
@@ -201,9 +206,11 @@ static int main_parse(const char *program, int argc, char **argv, main_options *
         }
         options->describe |= spec->flag == MAIN_FLAG_DESCRIBE;
         options->dot |= spec->flag == MAIN_FLAG_DOT;
+        options->print_topics |= spec->flag == MAIN_FLAG_PRINT_TOPICS;
     }
-    if (options->describe && options->dot)
-        return main_usage_error(program, "--describe and --dot cannot be given together");
+    if (options->describe + options->dot + options->print_topics > 1)
+        return main_usage_error(program,
+                                "--describe, --dot and --print-topics cannot be given together");
     return 0;
 }
 
@@ -280,6 +287,25 @@ static int main_describe(const char *program, eddy_builder *builder, bool dot)
     eddy_free(text);
     if (fflush(stdout) != 0)
         return main_fail(program, "cannot write the description to stdout");
+    return MAIN_EXIT_OK;
+}
+
+/* Prints the topics the application uses (eddy_app_topics), for operators who create them by
+ * hand. Connects to the log to read the input topics' partition counts. */
+static int main_print_topics(const char *program, eddy_builder *builder, const eddy_config *config)
+{
+    eddy_app *app = NULL;
+    char *text = NULL;
+    eddy_err err = eddy_app_new(builder, config, &app);
+    if (err == EDDY_OK)
+        err = eddy_app_topics(app, &text);
+    eddy_app_destroy(app);
+    if (err != EDDY_OK)
+        return main_fail(program, main_error_text(err));
+    fputs(text, stdout);
+    eddy_free(text);
+    if (fflush(stdout) != 0)
+        return main_fail(program, "cannot write the topics to stdout");
     return MAIN_EXIT_OK;
 }
 
@@ -393,6 +419,8 @@ int eddy_main(int argc, char **argv, eddy_builder *builder, const eddy_config *d
     if (rc == 0) {
         if (options.describe || options.dot)
             rc = main_describe(program, builder, options.dot);
+        else if (options.print_topics)
+            rc = main_print_topics(program, builder, config);
         else
             rc = main_run(program, builder, config);
     }

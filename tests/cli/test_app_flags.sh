@@ -42,7 +42,7 @@ run "$APP" --help
 expect_ok "wordcount --help"
 expect_match "$out" '^Usage:' "help starts with usage"
 expect_match "$out" 'wordcount \[--config FILE\]' "usage names the program"
-for flag in --config --set --data --describe --dot --help; do
+for flag in --config --set --data --describe --dot --print-topics --bootstrap-servers --help; do
   expect_match "$out" "  $flag" "help lists $flag"
 done
 run "$APP" -h
@@ -63,6 +63,25 @@ expect_match "$out" '^digraph' "dot output is a digraph"
 expect_match "$out" 'text-lines' "dot shows the source topic"
 expect_untouched "$WORK/dot-data"
 
+# --print-topics: every topic with its partitions, role and configs; the internal ones follow the
+# input's partition count. A missing input is one error line naming it.
+run "$EDDY" --data "$WORK/topics-data" topic create text-lines word-counts -p 3
+expect_ok "eddy topic create for --print-topics"
+run "$APP" --print-topics --data "$WORK/topics-data" --set "state.dir=$WORK/topics-state"
+expect_ok "wordcount --print-topics"
+expect_match "$out" '^text-lines 3 input -$' "print-topics lists the input with its partitions"
+expect_match "$out" '^word-counts - output -$' "print-topics lists the output"
+expect_match "$out" '^wordcount-counts-repartition 3 repartition -$' "print-topics: repartition"
+expect_match "$out" '^wordcount-counts-changelog 3 changelog cleanup\.policy=compact$' \
+  "print-topics: the changelog with its cleanup policy"
+[ "$(printf '%s\n' "$out" | wc -l)" -eq 4 ] || fail "print-topics printed other lines: $out"
+[ ! -e "$WORK/topics-state" ] || fail "--print-topics created the state directory"
+run "$EDDY" --data "$WORK/topics-data" topic list
+expect_ok "eddy topic list after --print-topics"
+printf '%s' "$out" | grep -q 'wordcount-counts' && fail "--print-topics created internal topics"
+run "$APP" --print-topics --data "$WORK/empty-data"
+expect_app_error 1 "input topic text-lines does not exist"
+
 # ---- usage errors: exit 2 -----------------------------------------------------------------------
 run "$APP" --frobnicate
 expect_app_error 2 "unknown flag '--frobnicate'"
@@ -75,7 +94,9 @@ expect_app_error 2 "commit\.interval\.ms.*KEY=VALUE"
 run "$APP" --set commit.interval.ms=soon
 expect_app_error 2 "commit\.interval\.ms"
 run "$APP" --describe --dot
-expect_app_error 2 "--describe and --dot"
+expect_app_error 2 "--describe, --dot and --print-topics"
+run "$APP" --print-topics --describe
+expect_app_error 2 "--describe, --dot and --print-topics"
 run "$APP" --help=yes
 expect_app_error 2 "takes no value"
 expect_untouched
