@@ -7,6 +7,7 @@
 
 #include "eddy/common.h"
 #include "eddy/config.h"
+#include "eddy/dev_kafka.h"
 #include "eddy/logging.h"
 #include "eddy/log.h"
 #include "eddy/serde.h"

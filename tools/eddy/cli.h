@@ -12,6 +12,7 @@
  *   format.c   the --format mini-language of topic consume
  *   group.c    group list / describe
  *   verify.c   log verify
+ *   dev.c      dev kafka: a development Kafka cluster (librdkafka's mock) and its control
  *
  * Conventions: results go to stdout, errors to stderr as exactly one line "eddy: <what was
  * wrong, naming the input>". Exit status: 0 success, 1 runtime failure (the library refused,
@@ -123,6 +124,8 @@ int cli_topic_consume(cli_global *global, int argc, char **argv);
 int cli_group_list(cli_global *global, int argc, char **argv);
 int cli_group_describe(cli_global *global, int argc, char **argv);
 int cli_log_verify(cli_global *global, int argc, char **argv);
+/** eddy dev kafka, and its subcommands create-topic, topics and fault (dev.c). */
+int cli_dev_kafka(cli_global *global, int argc, char **argv);
 
 /** Parses a command's arguments and maps the result to an exit status: returns -1 when the
  *  command should run, else the status to exit with. */

@@ -29,6 +29,7 @@ static const command_entry COMMANDS[] = {
     {"group", "list", cli_group_list, "List consumer groups"},
     {"group", "describe", cli_group_describe, "Describe a group: members, offsets and lag"},
     {"log", "verify", cli_log_verify, "Check every batch's CRC and every index of the log"},
+    {"dev", "kafka", cli_dev_kafka, "Run an in-memory Kafka for development and tests"},
 };
 
 enum { COMMAND_COUNT = sizeof(COMMANDS) / sizeof(COMMANDS[0]) };
@@ -37,6 +38,7 @@ static const char *const GROUP_SUMMARIES[][2] = {
     {"topic", "Create, list, describe, delete, produce to and consume from topics"},
     {"group", "Describe consumer groups and their lag"},
     {"log", "Check the data directory's integrity"},
+    {"dev", "Development tools: an in-memory Kafka cluster for tests"},
 };
 
 enum { GROUP_COUNT = sizeof(GROUP_SUMMARIES) / sizeof(GROUP_SUMMARIES[0]) };
