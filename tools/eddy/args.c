@@ -9,8 +9,8 @@
  *   -              (an operand: conventionally stdin)
  *
  * A value is taken verbatim even when it starts with '-' ("-o -5" means offset -5). The global
- * options (--data, --verbose, --help) are accepted by every command, before or after its
- * operands.
+ * options (--data, --verbose, --help, and --brokers, -X, --timeout-ms for Kafka) are accepted
+ * by every command, before or after its operands.
  */
 #include <stdarg.h>
 #include <stdlib.h>
@@ -18,7 +18,7 @@
 
 #include "cli.h"
 
-enum { CLI_GLOBAL_OPTION_COUNT = 3 };
+enum { CLI_GLOBAL_OPTION_COUNT = 6 };
 
 /* The global options, bound to @p global. */
 static void global_options(cli_global *global, cli_option options[CLI_GLOBAL_OPTION_COUNT])
@@ -28,7 +28,7 @@ static void global_options(cli_global *global, cli_option options[CLI_GLOBAL_OPT
                               CLI_OPTION_VALUE,
                               "DIR",
                               "data directory (default $EDDY_DATA, else ./eddy-data)",
-                              &global->data_dir};
+                              &global->data_option};
     options[1] = (cli_option){'v',
                               "verbose",
                               CLI_OPTION_FLAG,
@@ -36,6 +36,24 @@ static void global_options(cli_global *global, cli_option options[CLI_GLOBAL_OPT
                               "print the library's log messages to stderr",
                               &global->verbose};
     options[2] = (cli_option){'h', "help", CLI_OPTION_FLAG, NULL, "print this help", &global->help};
+    options[3] = (cli_option){0,
+                              "brokers",
+                              CLI_OPTION_VALUE,
+                              "HOST:PORT,...",
+                              "talk to Kafka at these brokers (default $EDDY_BROKERS)",
+                              &global->brokers_option};
+    options[4] = (cli_option){'X',
+                              NULL,
+                              CLI_OPTION_LIST,
+                              "KEY=VALUE",
+                              "a librdkafka property (-X brokers=HOST:PORT: --brokers)",
+                              &global->kafka_properties};
+    options[5] = (cli_option){0,
+                              "timeout-ms",
+                              CLI_OPTION_VALUE,
+                              "MS",
+                              "Kafka: longest wait for the brokers (default 10000)",
+                              &global->timeout_option};
 }
 
 void cli_list_push(cli_list *list, const char *item)
@@ -252,11 +270,71 @@ cli_parse_result cli_args_parse(const cli_command *command, cli_global *global, 
     return check_positionals(command, positionals) ? CLI_PARSE_RUN : CLI_PARSE_EXIT_USAGE;
 }
 
+/* The names librdkafka and kcat accept for the bootstrap servers. */
+static bool is_brokers_key(const char *pair)
+{
+    static const char *const keys[] = {"brokers=", "bootstrap.servers=", "metadata.broker.list="};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        if (strncmp(pair, keys[i], strlen(keys[i])) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Chooses the backend and checks the global options that only make sense with one of them.
+ * Brokers named on the command line mean Kafka (and --data with them is a usage error); else
+ * --data means the embedded log; else $EDDY_BROKERS, when set, means Kafka. */
+static int resolve_globals(const cli_command *command, cli_global *global)
+{
+    const char *env_data = getenv("EDDY_DATA");
+    const char *env_brokers = getenv("EDDY_BROKERS");
+    global->data_dir = global->data_option       ? global->data_option
+                       : env_data && env_data[0] ? env_data
+                                                 : CLI_DATA_DIR_DEFAULT;
+    bool brokers_given = global->brokers_option != NULL;
+    for (size_t i = 0; i < global->kafka_properties.count; i++) {
+        const char *pair = global->kafka_properties.items[i];
+        const char *equals = strchr(pair, '=');
+        if (equals == NULL || equals == pair) {
+            return cli_usage_error(command, "-X '%s': expected KEY=VALUE", pair);
+        }
+        brokers_given |= is_brokers_key(pair);
+    }
+    if (global->data_option != NULL && brokers_given) {
+        return cli_usage_error(command, "--data (the embedded log) and --brokers (Kafka) cannot "
+                                        "be used together");
+    }
+    global->brokers = global->brokers_option;
+    if (global->brokers == NULL && global->data_option == NULL && env_brokers && env_brokers[0]) {
+        global->brokers = env_brokers;
+    }
+    global->kafka = brokers_given || global->brokers != NULL;
+    if (!global->kafka && (global->kafka_properties.count > 0 || global->timeout_option)) {
+        return cli_usage_error(command, "%s needs --brokers HOST:PORT (or EDDY_BROKERS)",
+                               global->timeout_option ? "--timeout-ms" : "-X");
+    }
+    if (global->brokers_option != NULL && global->brokers_option[0] == '\0') {
+        return cli_usage_error(command, "--brokers: the broker list is empty");
+    }
+    int64_t timeout_ms = CLI_KAFKA_TIMEOUT_MS_DEFAULT;
+    if (global->timeout_option != NULL &&
+        !cli_parse_i64(global->timeout_option, 1, 3600000, &timeout_ms)) {
+        return cli_usage_error(command, "invalid --timeout-ms '%s' (expected 1..3600000)",
+                               global->timeout_option);
+    }
+    global->timeout_ms = (int)timeout_ms;
+    return CLI_EXIT_OK;
+}
+
 int cli_parse_or_exit(const cli_command *command, cli_global *global, int argc, char **argv,
                       cli_list *positionals)
 {
     switch (cli_args_parse(command, global, argc, argv, positionals)) {
     case CLI_PARSE_RUN:
+        if (resolve_globals(command, global) != CLI_EXIT_OK) {
+            return CLI_EXIT_USAGE;
+        }
         cli_logging_setup(global);
         return -1;
     case CLI_PARSE_EXIT_OK:

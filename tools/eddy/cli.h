@@ -12,6 +12,9 @@
  *   format.c   the --format mini-language of topic consume
  *   group.c    group list / describe
  *   verify.c   log verify
+ *   kafka.h    the same commands against Kafka through librdkafka (--brokers, -X), in
+ *              kafka.c (configuration, metadata, topics, groups), kafka_produce.c and
+ *              kafka_consume.c; they share the flag parsing and formatting of the files above
  *   dev.c      dev kafka: a development Kafka cluster (librdkafka's mock) and its control
  *
  * Conventions: results go to stdout, errors to stderr as exactly one line "eddy: <what was
@@ -73,11 +76,22 @@ typedef struct cli_command {
     size_t positional_max; /**< SIZE_MAX: no limit */
 } cli_command;
 
-/** The options every command accepts. */
+/** Longest wait of one Kafka request when --timeout-ms is not given. */
+#define CLI_KAFKA_TIMEOUT_MS_DEFAULT 10000
+
+/** The options every command accepts. The fields marked "resolved" are set by
+ *  cli_parse_or_exit() from the flags and the environment. */
 typedef struct cli_global {
-    const char *data_dir; /**< --data, else $EDDY_DATA, else CLI_DATA_DIR_DEFAULT */
-    bool verbose;         /**< --verbose: the library's log messages go to stderr */
-    bool help;            /**< --help / -h was given */
+    const char *data_dir;       /**< resolved: --data, else $EDDY_DATA, else CLI_DATA_DIR_DEFAULT */
+    const char *data_option;    /**< --data as given; NULL when absent */
+    const char *brokers;        /**< resolved: --brokers, else $EDDY_BROKERS; NULL: none */
+    const char *brokers_option; /**< --brokers as given; NULL when absent */
+    cli_list kafka_properties;  /**< -X KEY=VALUE, librdkafka properties, in order */
+    const char *timeout_option; /**< --timeout-ms as given; NULL when absent */
+    int timeout_ms;             /**< resolved: --timeout-ms, else CLI_KAFKA_TIMEOUT_MS_DEFAULT */
+    bool kafka;                 /**< resolved: the command talks to Kafka, not the embedded log */
+    bool verbose;               /**< --verbose: the library's log messages go to stderr */
+    bool help;                  /**< --help / -h was given */
 } cli_global;
 
 typedef enum cli_parse_result {
@@ -127,8 +141,9 @@ int cli_log_verify(cli_global *global, int argc, char **argv);
 /** eddy dev kafka, and its subcommands create-topic, topics and fault (dev.c). */
 int cli_dev_kafka(cli_global *global, int argc, char **argv);
 
-/** Parses a command's arguments and maps the result to an exit status: returns -1 when the
- *  command should run, else the status to exit with. */
+/** Parses a command's arguments, resolves the global options (which backend: --data or
+ *  --brokers) and maps the result to an exit status: returns -1 when the command should run,
+ *  else the status to exit with. */
 int cli_parse_or_exit(const cli_command *command, cli_global *global, int argc, char **argv,
                       cli_list *positionals);
 
@@ -168,6 +183,10 @@ int cli_log_open(const cli_global *global, bool create, eddy_log **out);
 /** Looks up @p topic's partition count, printing an error line when it fails.
  *  @return CLI_EXIT_OK or CLI_EXIT_RUNTIME. */
 int cli_topic_partitions(eddy_log *log, const char *topic, int32_t *partitions);
+
+/** Prints "partition P does not exist: topic 'T' has N partitions (0..N-1)" and returns
+ *  CLI_EXIT_RUNTIME. */
+int cli_partition_error(const char *topic, int64_t partition, int32_t partitions);
 
 /** Routes the library's log messages: dropped unless --verbose or EDDY_LOG_LEVEL is set, so that
  *  a failure prints exactly one line. */
@@ -218,10 +237,117 @@ void cli_table_free(cli_table *table);
 /** Prints a section title underlined with '=' (as rpk's describe sections). */
 void cli_section(FILE *out, const char *title);
 
+/** A compiled --format (format.c). */
+typedef struct cli_format cli_format;
+
+/* ------------------------------------------------------------------------------------------ */
+/* topic produce's input (produce.c), shared by the embedded and the Kafka backend            */
+
+/** What topic produce's flags say, checked; the same for both backends. */
+typedef struct cli_produce_options {
+    const char *topic;
+    int32_t partition;     /**< -p; -1: by key (murmur2), keyless records spread */
+    bool acks_all;         /**< --acks all (default), else 1 */
+    const char *delimiter; /**< --key-delim, unescaped; NULL: the whole line is the value */
+    size_t delimiter_len;
+    const char *fixed_key;      /**< -k; NULL: no key */
+    bool tombstone;             /**< -Z: an empty value is a null value */
+    const eddy_header *headers; /**< -H, on every record */
+    size_t header_count;
+    int64_t timestamp_ms; /**< --timestamp; -1: the time of producing */
+} cli_produce_options;
+
+/** Where records read from stdin go: the embedded log or a Kafka producer. */
+typedef struct cli_produce_sink {
+    /** Queues @p record (its pointers are valid during the call only; partition is -1 or
+     *  the -p partition); prints one error line and returns an exit status on failure. */
+    int (*add)(void *opaque, const eddy_record *record);
+    /** Delivers every queued record (acknowledged, for Kafka); prints one error line, naming
+     *  how many records were produced, and returns CLI_EXIT_RUNTIME when one failed. */
+    int (*flush)(void *opaque);
+    /** Records delivered so far. */
+    uint64_t (*produced)(const void *opaque);
+    void *opaque;
+} cli_produce_sink;
+
+/**
+ * Reads stdin to its end, one record per line split as @p options say, into @p sink; flushes
+ * and prints "Produced N records to TOPIC." on success. A line without the delimiter stops it
+ * after flushing the lines before (exit 1).
+ */
+int cli_produce_stdin(const cli_produce_options *options, const cli_produce_sink *sink);
+
+/* ------------------------------------------------------------------------------------------ */
+/* topic consume's flags (consume.c), shared by the embedded and the Kafka backend            */
+
+typedef enum cli_start_kind {
+    CLI_START_BEGINNING,  /**< start */
+    CLI_START_END,        /**< end */
+    CLI_START_OFFSET,     /**< N: clamped to [log start, end] */
+    CLI_START_FROM_END,   /**< -N: N records before the end */
+    CLI_START_FROM_START, /**< +N: N records after the log start */
+    CLI_START_TIME,       /**< @UNIX_MS: the first record at or after the time */
+} cli_start_kind;
+
+/** Where -o starts a partition. */
+typedef struct cli_start {
+    cli_start_kind kind;
+    int64_t value;
+} cli_start;
+
+/** What topic consume's flags say, checked; the same for both backends. */
+typedef struct cli_consume_options {
+    const char *topic;
+    const char *group; /**< -g; NULL: no group */
+    cli_start start;
+    bool follow;
+    int64_t limit;              /**< -n; -1: no limit */
+    cli_format *format;         /**< -f, compiled; owned by the command */
+    const cli_list *partitions; /**< the -p values as given ("0,2"), checked by
+                                     cli_consume_select() once the partition count is known */
+} cli_consume_options;
+
+/** The offset -o @p start names in a partition whose log starts at @p low and ends at
+ *  @p high; not for CLI_START_TIME, which needs a lookup. */
+int64_t cli_start_offset(const cli_start *start, int64_t low, int64_t high);
+
+/**
+ * Marks in @p selected (@p partitions entries, zeroed by the caller) the partitions the -p
+ * values name. @return CLI_EXIT_OK; CLI_EXIT_USAGE for a malformed value; CLI_EXIT_RUNTIME
+ * for a partition the topic does not have (after one error line).
+ */
+int cli_consume_select(const cli_command *command, const cli_consume_options *options,
+                       int32_t partitions, bool *selected);
+
+/** Makes SIGINT and SIGTERM request a stop (see cli_consume_stopped()), and ignores SIGPIPE
+ *  (a closed stdout shows as EPIPE). */
+void cli_consume_signals(void);
+/** Whether SIGINT or SIGTERM arrived since cli_consume_signals(). */
+bool cli_consume_stopped(void);
+
+/* ------------------------------------------------------------------------------------------ */
+/* The commands against Kafka (kafka.c, kafka_group.c, kafka_produce.c, kafka_consume.c; their
+ * internals in kafka.h), called once the flags are checked as for the embedded log, when
+ * cli_global.kafka is set.                                                                   */
+
+int cli_kafka_topic_create(const cli_global *global, const cli_list *names, int32_t partitions,
+                           int32_t replicas, const cli_list *configs);
+int cli_kafka_topic_list(const cli_global *global);
+int cli_kafka_topic_describe(const cli_global *global, const cli_list *names, bool summary,
+                             bool configs, bool partitions);
+int cli_kafka_topic_delete(const cli_global *global, const cli_list *names);
+int cli_kafka_group_list(const cli_global *global);
+int cli_kafka_group_describe(const cli_global *global, const cli_list *groups);
+
+/** topic produce: reads stdin through cli_produce_stdin() into a librdkafka producer. */
+int cli_kafka_produce(const cli_global *global, const cli_produce_options *options);
+
+/** topic consume: prints records through @p options->format until the end offsets the
+ *  partitions had at start, -n, or SIGINT/SIGTERM. */
+int cli_kafka_consume(const cli_global *global, const cli_consume_options *options);
+
 /* ------------------------------------------------------------------------------------------ */
 /* Record formats for topic consume (format.c)                                                */
-
-typedef struct cli_format cli_format;
 
 /**
  * Compiles a format such as "%k\t%v\n". Directives: %k key, %v value, %K key length, %V

@@ -37,20 +37,6 @@
 /* The output buffer: large enough that write(2) is rare. */
 #define CONSUME_OUTPUT_BYTES (256 * 1024)
 
-typedef enum start_kind {
-    START_BEGINNING,  /* start */
-    START_END,        /* end */
-    START_OFFSET,     /* N: clamped to [log start, end] */
-    START_FROM_END,   /* -N: N records before the end */
-    START_FROM_START, /* +N: N records after the log start */
-    START_TIME,       /* @UNIX_MS: the first record at or after the time */
-} start_kind;
-
-typedef struct start_spec {
-    start_kind kind;
-    int64_t value;
-} start_spec;
-
 typedef struct partition_state {
     bool selected;    /* to be consumed: in the -p list, or every partition */
     bool assigned;    /* currently ours */
@@ -70,7 +56,7 @@ typedef struct consume_run {
     bool assignment_known;  /* an ASSIGN arrived (group), or partitions were assigned */
     int idle_polls;         /* consecutive polls that found nothing */
     int64_t last_commit_ms; /* monotonic time of the last periodic commit */
-    start_spec start;
+    cli_start start;
     bool follow;
     int64_t limit; /* -1: no limit */
     int64_t printed;
@@ -97,7 +83,12 @@ static void on_stop_signal(int signal_number)
     stop_requested = 1;
 }
 
-static void install_signals(void)
+bool cli_consume_stopped(void)
+{
+    return stop_requested != 0;
+}
+
+void cli_consume_signals(void)
 {
     struct sigaction action = {0};
     action.sa_handler = on_stop_signal;
@@ -118,28 +109,29 @@ static int64_t monotonic_ms(void)
 /* ------------------------------------------------------------------------------------------ */
 /* Flags                                                                                      */
 
-static bool parse_start(const char *text, start_spec *out)
+static bool parse_start(const char *text, cli_start *out)
 {
     if (strcmp(text, "start") == 0 || strcmp(text, "beginning") == 0 ||
         strcmp(text, "oldest") == 0) {
-        *out = (start_spec){START_BEGINNING, 0};
+        *out = (cli_start){CLI_START_BEGINNING, 0};
         return true;
     }
     if (strcmp(text, "end") == 0 || strcmp(text, "newest") == 0) {
-        *out = (start_spec){START_END, 0};
+        *out = (cli_start){CLI_START_END, 0};
         return true;
     }
-    start_kind kind = text[0] == '@'   ? START_TIME
-                      : text[0] == '-' ? START_FROM_END
-                      : text[0] == '+' ? START_FROM_START
-                                       : START_OFFSET;
-    const char *digits = kind == START_OFFSET ? text : text + 1;
+    cli_start_kind kind = text[0] == '@'   ? CLI_START_TIME
+                          : text[0] == '-' ? CLI_START_FROM_END
+                          : text[0] == '+' ? CLI_START_FROM_START
+                                           : CLI_START_OFFSET;
+    const char *digits = kind == CLI_START_OFFSET ? text : text + 1;
     out->kind = kind;
     return digits[0] >= '0' && digits[0] <= '9' && cli_parse_i64(digits, 0, INT64_MAX, &out->value);
 }
 
 /* Adds the partitions of one -p value ("2" or "0,1,2") to the selection. */
-static int select_partitions(const cli_command *command, const char *text, consume_run *run)
+static int select_partitions(const cli_command *command, const char *text, const char *topic,
+                             int32_t partitions, bool *selected)
 {
     const char *at = text;
     for (;;) {
@@ -156,13 +148,10 @@ static int select_partitions(const cli_command *command, const char *text, consu
             return cli_usage_error(command, "invalid partition '%s' for -p (expected 0 or more)",
                                    number);
         }
-        if (partition >= run->partitions) {
-            cli_error("partition %lld does not exist: topic '%s' has %d partitions (0..%d)",
-                      (long long)partition, run->topic, (int)run->partitions,
-                      (int)run->partitions - 1);
-            return CLI_EXIT_RUNTIME;
+        if (partition >= partitions) {
+            return cli_partition_error(topic, partition, partitions);
         }
-        run->state[partition].selected = true;
+        selected[partition] = true;
         if (comma == NULL) {
             return CLI_EXIT_OK;
         }
@@ -170,19 +159,32 @@ static int select_partitions(const cli_command *command, const char *text, consu
     }
 }
 
-/* Checks the flags that need no data directory. */
-static int parse_consume_flags(const cli_command *command, const consume_args *args,
-                               consume_run *run)
+int cli_consume_select(const cli_command *command, const cli_consume_options *options,
+                       int32_t partitions, bool *selected)
 {
-    run->start = (start_spec){START_BEGINNING, 0};
-    if (args->offset != NULL && !parse_start(args->offset, &run->start)) {
+    int status = CLI_EXIT_OK;
+    for (size_t i = 0; i < options->partitions->count && status == CLI_EXIT_OK; i++) {
+        status = select_partitions(command, options->partitions->items[i], options->topic,
+                                   partitions, selected);
+    }
+    return status;
+}
+
+/* Checks the flags, which need neither a data directory nor a broker. */
+static int parse_consume_flags(const cli_command *command, const consume_args *args,
+                               cli_consume_options *options)
+{
+    options->topic = args->operands.items[0];
+    options->partitions = &args->partitions;
+    options->start = (cli_start){CLI_START_BEGINNING, 0};
+    if (args->offset != NULL && !parse_start(args->offset, &options->start)) {
         return cli_usage_error(command,
                                "invalid offset '%s' for -o (expected start, end, N, -N, +N or "
                                "@UNIX_MS)",
                                args->offset);
     }
-    run->limit = -1;
-    if (args->count != NULL && !cli_parse_i64(args->count, 1, INT64_MAX, &run->limit)) {
+    options->limit = -1;
+    if (args->count != NULL && !cli_parse_i64(args->count, 1, INT64_MAX, &options->limit)) {
         return cli_usage_error(command, "invalid count '%s' for -n (expected 1 or more)",
                                args->count);
     }
@@ -196,22 +198,44 @@ static int parse_consume_flags(const cli_command *command, const consume_args *a
         return cli_usage_error(command, "-p cannot be used with -g (the group assigns "
                                         "partitions)");
     }
-    if (args->group != NULL && run->start.kind != START_BEGINNING && run->start.kind != START_END) {
+    if (args->group != NULL && options->start.kind != CLI_START_BEGINNING &&
+        options->start.kind != CLI_START_END) {
         return cli_usage_error(command, "with -g, -o must be start or end (where a partition "
                                         "without a committed offset starts)");
     }
     char error[512];
-    run->format = cli_format_compile(args->format ? args->format : "%v\\n", error, sizeof(error));
-    if (run->format == NULL) {
+    options->format =
+        cli_format_compile(args->format ? args->format : "%v\\n", error, sizeof(error));
+    if (options->format == NULL) {
         return cli_usage_error(command, "%s", error);
     }
-    run->group = args->group;
-    run->follow = args->follow;
+    options->group = args->group;
+    options->follow = args->follow;
     return CLI_EXIT_OK;
 }
 
 /* ------------------------------------------------------------------------------------------ */
 /* Positions                                                                                  */
+
+int64_t cli_start_offset(const cli_start *start, int64_t low, int64_t high)
+{
+    int64_t value = start->value;
+    switch (start->kind) {
+    case CLI_START_BEGINNING:
+        return low;
+    case CLI_START_END:
+        return high;
+    case CLI_START_OFFSET:
+        return value < low ? low : value > high ? high : value;
+    case CLI_START_FROM_END:
+        return high - low < value ? low : high - value;
+    case CLI_START_FROM_START:
+        return high - low < value ? high : low + value;
+    case CLI_START_TIME:
+        break;
+    }
+    return low; /* a time needs a lookup: the caller's */
+}
 
 /* Where a partition starts without a committed offset, as -o says. */
 static int resolve_start(consume_run *run, int32_t partition, int64_t *offset)
@@ -222,31 +246,12 @@ static int resolve_start(consume_run *run, int32_t partition, int64_t *offset)
     if (err != EDDY_OK) {
         return cli_library_error(err, run->topic);
     }
-    int64_t value = run->start.value;
-    switch (run->start.kind) {
-    case START_BEGINNING:
-        *offset = start;
-        break;
-    case START_END:
-        *offset = end;
-        break;
-    case START_OFFSET:
-        *offset = value < start ? start : value > end ? end : value;
-        break;
-    case START_FROM_END:
-        *offset = end - start < value ? start : end - value;
-        break;
-    case START_FROM_START:
-        *offset = end - start < value ? end : start + value;
-        break;
-    case START_TIME:
-        err = eddy_log_offset_for_time(run->log, run->topic, partition, value, offset);
-        if (err != EDDY_OK) {
-            return cli_library_error(err, run->topic);
-        }
-        break;
+    if (run->start.kind != CLI_START_TIME) {
+        *offset = cli_start_offset(&run->start, start, end);
+        return CLI_EXIT_OK;
     }
-    return CLI_EXIT_OK;
+    err = eddy_log_offset_for_time(run->log, run->topic, partition, run->start.value, offset);
+    return err == EDDY_OK ? CLI_EXIT_OK : cli_library_error(err, run->topic);
 }
 
 static bool partition_finished(const partition_state *s)
@@ -370,7 +375,7 @@ static int start_group(consume_run *run)
         return CLI_EXIT_RUNTIME;
     }
     eddy_config_set(config, "auto.offset.reset",
-                    run->start.kind == START_END ? "latest" : "earliest");
+                    run->start.kind == CLI_START_END ? "latest" : "earliest");
     eddy_config_set(config, "enable.auto.commit", "false");
     eddy_err err = eddy_log_consumer_new(run->log, run->group, config, &run->consumer);
     eddy_config_destroy(config);
@@ -518,14 +523,17 @@ static int finish(consume_run *run, int status)
     return status;
 }
 
-static int run_consume(const cli_command *command, cli_global *global, const consume_args *args,
-                       consume_run *run)
+/* The embedded backend: an eddy_log_consumer on the data directory. */
+static int run_consume(const cli_command *command, cli_global *global,
+                       const cli_consume_options *options, consume_run *run)
 {
-    int status = parse_consume_flags(command, args, run);
-    if (status == CLI_EXIT_OK) {
-        status = cli_log_open(global, false, &run->log);
-    }
-    run->topic = args->operands.items[0];
+    run->topic = options->topic;
+    run->group = options->group;
+    run->start = options->start;
+    run->follow = options->follow;
+    run->limit = options->limit;
+    run->format = options->format;
+    int status = cli_log_open(global, false, &run->log);
     if (status == CLI_EXIT_OK) {
         status = cli_topic_partitions(run->log, run->topic, &run->partitions);
     }
@@ -534,19 +542,24 @@ static int run_consume(const cli_command *command, cli_global *global, const con
     }
     run->state = cli_alloc((size_t)run->partitions * sizeof(*run->state));
     memset(run->state, 0, (size_t)run->partitions * sizeof(*run->state));
-    for (size_t i = 0; i < args->partitions.count && status == CLI_EXIT_OK; i++) {
-        status = select_partitions(command, args->partitions.items[i], run);
+    bool *selected = cli_alloc((size_t)run->partitions * sizeof(*selected));
+    memset(selected, 0, (size_t)run->partitions * sizeof(*selected));
+    status = cli_consume_select(command, options, run->partitions, selected);
+    for (int32_t p = 0; p < run->partitions; p++) {
+        run->state[p].selected = selected[p];
     }
+    free(selected);
     if (status == CLI_EXIT_OK) {
         status = take_stop_offsets(run);
     }
     if (status == CLI_EXIT_OK) {
-        status = run->group ? start_group(run) : start_assigned(run, args->partitions.count == 0);
+        status =
+            run->group ? start_group(run) : start_assigned(run, options->partitions->count == 0);
     }
     if (status != CLI_EXIT_OK) {
         return status;
     }
-    install_signals();
+    cli_consume_signals();
     cli_out_init(&run->out, 1, CONSUME_OUTPUT_BYTES);
     return finish(run, consume_loop(run));
 }
@@ -584,13 +597,18 @@ int cli_topic_consume(cli_global *global, int argc, char **argv)
         1};
     consume_run *run = cli_alloc(sizeof(*run));
     *run = (consume_run){0};
+    cli_consume_options consume = {0};
     int status = cli_parse_or_exit(&command, global, argc, argv, &args.operands);
     if (status < 0) {
-        status = run_consume(&command, global, &args, run);
+        status = parse_consume_flags(&command, &args, &consume);
+        if (status == CLI_EXIT_OK) {
+            status = global->kafka ? cli_kafka_consume(global, &consume)
+                                   : run_consume(&command, global, &consume, run);
+        }
     }
     eddy_log_consumer_destroy(run->consumer);
     eddy_log_close(run->log);
-    cli_format_free(run->format);
+    cli_format_free(consume.format);
     cli_out_free(&run->out);
     free(run->state);
     free(run);

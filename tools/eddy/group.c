@@ -226,7 +226,9 @@ int cli_group_describe(cli_global *global, int argc, char **argv)
         SIZE_MAX};
     cli_list groups = {0};
     int status = cli_parse_or_exit(&command, global, argc, argv, &groups);
-    if (status < 0) {
+    if (status < 0 && global->kafka) {
+        status = cli_kafka_group_describe(global, &groups);
+    } else if (status < 0) {
         eddy_log *log = NULL;
         status = cli_log_open(global, false, &log);
         for (size_t i = 0; i < groups.count && status == CLI_EXIT_OK; i++) {
@@ -299,6 +301,9 @@ int cli_group_list(cli_global *global, int argc, char **argv)
     cli_list_free(&operands);
     if (status >= 0) {
         return status;
+    }
+    if (global->kafka) {
+        return cli_kafka_group_list(global);
     }
     eddy_log *log = NULL;
     status = cli_log_open(global, false, &log);

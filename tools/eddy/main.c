@@ -46,8 +46,9 @@ enum { GROUP_COUNT = sizeof(GROUP_SUMMARIES) / sizeof(GROUP_SUMMARIES[0]) };
 static void print_main_help(FILE *out)
 {
     fprintf(out, "eddy: the command line of eddy's embedded log (a partitioned, durable log in a\n"
-                 "local directory, with Kafka's semantics).\n\n"
-                 "Usage:\n  eddy [--data DIR] GROUP COMMAND [flags] [arguments]\n\n"
+                 "local directory, with Kafka's semantics), and of Kafka with --brokers.\n\n"
+                 "Usage:\n  eddy [--data DIR | --brokers HOST:PORT] GROUP COMMAND [flags] "
+                 "[arguments]\n\n"
                  "Commands:\n");
     for (size_t i = 0; i < COMMAND_COUNT; i++) {
         char name[32];
@@ -56,6 +57,9 @@ static void print_main_help(FILE *out)
     }
     fprintf(out, "\nGlobal flags:\n"
                  "  --data DIR       data directory (default $EDDY_DATA, else ./eddy-data)\n"
+                 "  --brokers HOST:PORT,...  talk to Kafka instead (default $EDDY_BROKERS)\n"
+                 "  -X KEY=VALUE     a librdkafka property, e.g. -X security.protocol=SSL\n"
+                 "  --timeout-ms MS  Kafka: longest wait for the brokers (default 10000)\n"
                  "  -v, --verbose    print the library's log messages to stderr\n"
                  "  -h, --help       print help (also after any command)\n"
                  "  --version        print eddy's version\n\n"
@@ -127,19 +131,31 @@ static int run_group(cli_global *global, int argc, char **argv, int index)
     return command->run(global, argc - index, argv + index);
 }
 
+static int run_main(cli_global *global, int argc, char **argv, int index);
+
 int main(int argc, char **argv)
 {
-    const char *env_data = getenv("EDDY_DATA");
-    cli_global global = {.data_dir = env_data && env_data[0] ? env_data : CLI_DATA_DIR_DEFAULT};
+    /* The data directory and the brokers are resolved from flags and the environment once
+     * the command's flags are read (cli_parse_or_exit). */
+    cli_global global = {0};
     int index = 1;
     if (!cli_args_parse_globals(&global, argc, argv, &index)) {
+        cli_list_free(&global.kafka_properties);
         return CLI_EXIT_USAGE;
     }
+    int status = run_main(&global, argc, argv, index);
+    cli_list_free(&global.kafka_properties);
+    return status;
+}
+
+/* What follows the first global flags: --version, help, or a command. */
+static int run_main(cli_global *global, int argc, char **argv, int index)
+{
     if (index < argc && strcmp(argv[index], "--version") == 0) {
         printf("eddy %s\n", eddy_version());
         return CLI_EXIT_OK;
     }
-    if (global.help || (index < argc && strcmp(argv[index], "help") == 0)) {
+    if (global->help || (index < argc && strcmp(argv[index], "help") == 0)) {
         print_main_help(stdout);
         return CLI_EXIT_OK;
     }
@@ -152,5 +168,5 @@ int main(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     /* Global flags may still follow; logging is set up by each command once they are read. */
-    return run_group(&global, argc, argv, index);
+    return run_group(global, argc, argv, index);
 }

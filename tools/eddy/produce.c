@@ -17,6 +17,10 @@
  * A line without the --key-delim delimiter stops the command: the lines before it are
  * produced, the line and everything after it are not, and the error names the line number and
  * how many records were produced.
+ *
+ * Reading and splitting lines (cli_produce_stdin) is shared with the Kafka backend
+ * (kafka_produce.c): it hands each record to a cli_produce_sink, here the batching producer
+ * below.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -47,17 +51,10 @@ typedef struct pending_record {
 
 typedef struct producer {
     eddy_log *log;
-    const char *topic;
+    const cli_produce_options *options;
     int32_t partitions;
-    int32_t fixed_partition; /* -1: choose per record */
-    int32_t round_robin;     /* next partition for a record without a key */
+    int32_t round_robin; /* next partition for a record without a key */
     eddy_acks acks;
-    const char *delimiter; /* NULL: the whole line is the value */
-    size_t delimiter_len;
-    const char *fixed_key; /* -k; NULL: none */
-    bool tombstone;        /* -Z: an empty value is a null value */
-    eddy_header *headers;
-    size_t header_count;
     char *bytes; /* keys and values of the batch */
     size_t bytes_len;
     size_t bytes_capacity;
@@ -75,6 +72,7 @@ typedef struct produce_args {
     const char *key_delim;
     const char *partition;
     const char *acks;
+    const char *timestamp;
     bool tombstone;
     cli_list headers;
     cli_list operands;
@@ -126,14 +124,14 @@ static eddy_err append_run(producer *p, size_t first, size_t count)
         p->records[i] = (eddy_record){
             .key = batch_slice(p, r->key_offset, r->key_len, r->has_key),
             .value = batch_slice(p, r->value_offset, r->value_len, !r->null_value),
-            .headers = p->headers,
-            .header_count = p->header_count,
-            .timestamp_ms = -1,
+            .headers = p->options->headers,
+            .header_count = p->options->header_count,
+            .timestamp_ms = p->options->timestamp_ms,
         };
     }
     int32_t partition = p->pending[p->order[first]].partition;
-    eddy_err err =
-        eddy_log_append(p->log, p->topic, partition, p->records, count, p->acks, NULL, NULL);
+    eddy_err err = eddy_log_append(p->log, p->options->topic, partition, p->records, count, p->acks,
+                                   NULL, NULL);
     if (err == EDDY_OK) {
         p->produced += count;
     }
@@ -159,8 +157,9 @@ static size_t batch_end(const producer *p, size_t first)
 }
 
 /* Appends every pending record: each partition's records in order, in bounded batches. */
-static int producer_flush(producer *p)
+static int producer_flush(void *opaque)
 {
+    producer *p = opaque;
     for (size_t i = 0; i < p->pending_count; i++) {
         p->order[i] = (uint32_t)i;
     }
@@ -173,7 +172,7 @@ static int producer_flush(producer *p)
         if (err != EDDY_OK) {
             cli_error("%s (%llu records produced to %s before this error)",
                       eddy_last_error()[0] ? eddy_last_error() : eddy_strerror(err),
-                      (unsigned long long)p->produced, p->topic);
+                      (unsigned long long)p->produced, p->options->topic);
             return CLI_EXIT_RUNTIME;
         }
         first = end;
@@ -185,8 +184,8 @@ static int producer_flush(producer *p)
 
 static int32_t choose_partition(producer *p, const pending_record *r)
 {
-    if (p->fixed_partition >= 0) {
-        return p->fixed_partition;
+    if (p->options->partition >= 0) {
+        return p->options->partition;
     }
     if (r->has_key) {
         eddy_slice key = batch_slice(p, r->key_offset, r->key_len, true);
@@ -214,33 +213,11 @@ static void describe_delimiter(const char *delimiter, size_t len, char *out, siz
     out[n] = '\0';
 }
 
-/* Splits one line into key and value and queues it, flushing first when the batch is full. */
-static int producer_add(producer *p, const char *line, size_t len, uint64_t line_number)
+/* Queues one record, flushing first when the batch is full. */
+static int producer_add(void *opaque, const eddy_record *record)
 {
-    const char *key = p->fixed_key;
-    size_t key_len = key ? strlen(key) : 0;
-    const char *value = line;
-    size_t value_len = len;
-    if (p->delimiter != NULL) {
-        const char *at = memmem(line, len, p->delimiter, p->delimiter_len);
-        if (at == NULL) {
-            int status = producer_flush(p);
-            if (status != CLI_EXIT_OK) {
-                return status;
-            }
-            char shown[64];
-            describe_delimiter(p->delimiter, p->delimiter_len, shown, sizeof(shown));
-            cli_error("stdin line %llu has no key delimiter '%s' (%llu records produced to %s "
-                      "before it; nothing from this line on)",
-                      (unsigned long long)line_number, shown, (unsigned long long)p->produced,
-                      p->topic);
-            return CLI_EXIT_RUNTIME;
-        }
-        key = line;
-        key_len = (size_t)(at - line);
-        value = at + p->delimiter_len;
-        value_len = len - key_len - p->delimiter_len;
-    }
+    producer *p = opaque;
+    size_t key_len = record->key.len, value_len = record->value.len;
     if (p->pending_count == p->pending_records_max ||
         (p->pending_count > 0 && p->bytes_len + key_len + value_len > p->pending_bytes_max)) {
         int status = producer_flush(p);
@@ -249,18 +226,66 @@ static int producer_add(producer *p, const char *line, size_t len, uint64_t line
         }
     }
     pending_record *r = &p->pending[p->pending_count];
-    *r = (pending_record){.has_key = key != NULL, .null_value = p->tombstone && value_len == 0};
-    r->key_offset = batch_copy(p, key, key_len);
+    *r = (pending_record){.has_key = record->key.data != NULL,
+                          .null_value = record->value.data == NULL};
+    r->key_offset = batch_copy(p, record->key.data, key_len);
     r->key_len = key_len;
-    r->value_offset = batch_copy(p, value, value_len);
+    r->value_offset = batch_copy(p, record->value.data, value_len);
     r->value_len = value_len;
     r->partition = choose_partition(p, r);
     p->pending_count++;
     return CLI_EXIT_OK;
 }
 
-/* Reads stdin to its end, producing every line. */
-static int produce_stdin(producer *p)
+static uint64_t producer_produced(const void *opaque)
+{
+    return ((const producer *)opaque)->produced;
+}
+
+/* Splits one line into key and value and hands the record to the sink. */
+static int produce_line(const cli_produce_options *o, const cli_produce_sink *sink,
+                        const char *line, size_t len, uint64_t line_number)
+{
+    const char *key = o->fixed_key;
+    size_t key_len = key ? strlen(key) : 0;
+    const char *value = line;
+    size_t value_len = len;
+    if (o->delimiter != NULL) {
+        const char *at = memmem(line, len, o->delimiter, o->delimiter_len);
+        if (at == NULL) {
+            int status = sink->flush(sink->opaque);
+            if (status != CLI_EXIT_OK) {
+                return status;
+            }
+            char shown[64];
+            describe_delimiter(o->delimiter, o->delimiter_len, shown, sizeof(shown));
+            cli_error("stdin line %llu has no key delimiter '%s' (%llu records produced to %s "
+                      "before it; nothing from this line on)",
+                      (unsigned long long)line_number, shown,
+                      (unsigned long long)sink->produced(sink->opaque), o->topic);
+            return CLI_EXIT_RUNTIME;
+        }
+        key = line;
+        key_len = (size_t)(at - line);
+        value = at + o->delimiter_len;
+        value_len = len - key_len - o->delimiter_len;
+    }
+    /* A present but empty key or value still needs a non-NULL pointer: NULL means null. */
+    eddy_record record = {
+        .key = {key, key_len},
+        .value = o->tombstone && value_len == 0 ? (eddy_slice){NULL, 0}
+                                                : (eddy_slice){value ? value : "", value_len},
+        .headers = o->headers,
+        .header_count = o->header_count,
+        .timestamp_ms = o->timestamp_ms,
+        .offset = -1,
+        .partition = o->partition,
+        .topic = o->topic,
+    };
+    return sink->add(sink->opaque, &record);
+}
+
+int cli_produce_stdin(const cli_produce_options *options, const cli_produce_sink *sink)
 {
     char *line = NULL;
     size_t capacity = 0;
@@ -273,21 +298,26 @@ static int produce_stdin(producer *p)
         if (n > 0 && line[n - 1] == '\n') {
             n--;
         }
-        status = producer_add(p, line, n, line_number);
+        status = produce_line(options, sink, line, n, line_number);
     }
     if (status == CLI_EXIT_OK && ferror(stdin)) {
         int saved = errno;
-        status = producer_flush(p);
+        status = sink->flush(sink->opaque);
         if (status == CLI_EXIT_OK) {
             cli_error("reading stdin: %s (%llu records produced to %s before it)", strerror(saved),
-                      (unsigned long long)p->produced, p->topic);
+                      (unsigned long long)sink->produced(sink->opaque), options->topic);
             status = CLI_EXIT_RUNTIME;
         }
     }
     if (status == CLI_EXIT_OK) {
-        status = producer_flush(p);
+        status = sink->flush(sink->opaque);
     }
     free(line);
+    if (status == CLI_EXIT_OK) {
+        uint64_t produced = sink->produced(sink->opaque);
+        printf("Produced %llu record%s to %s.\n", (unsigned long long)produced,
+               produced == 1 ? "" : "s", options->topic);
+    }
     return status;
 }
 
@@ -309,38 +339,47 @@ static char *unescape_delimiter(const char *text, size_t *len)
     return out;
 }
 
-/* Parses -H KEY=VALUE flags into the producer's header array. */
-static int parse_headers(const cli_command *command, const cli_list *flags, producer *p)
+/* Parses -H KEY=VALUE flags into a header array (freed by the caller). */
+static int parse_headers(const cli_command *command, const cli_list *flags,
+                         cli_produce_options *options, eddy_header **headers)
 {
-    p->headers = cli_alloc(flags->count * sizeof(*p->headers));
+    *headers = cli_alloc(flags->count * sizeof(**headers));
     for (size_t i = 0; i < flags->count; i++) {
         const char *text = flags->items[i];
         const char *equals = strchr(text, '=');
         if (equals == NULL || equals == text) {
             return cli_usage_error(command, "-H '%s': expected KEY=VALUE", text);
         }
-        p->headers[i] =
+        (*headers)[i] =
             (eddy_header){{text, (size_t)(equals - text)}, {equals + 1, strlen(equals + 1)}};
     }
-    p->header_count = flags->count;
+    options->headers = *headers;
+    options->header_count = flags->count;
     return CLI_EXIT_OK;
 }
 
-/* Checks the flags that need no data directory. */
-static int parse_produce_flags(const cli_command *command, const produce_args *args, producer *p,
-                               int64_t *partition)
+/* Checks the flags, which need neither a data directory nor a broker. */
+static int parse_produce_flags(const cli_command *command, const produce_args *args,
+                               cli_produce_options *options, eddy_header **headers)
 {
-    *partition = -1;
-    if (args->partition != NULL && !cli_parse_i64(args->partition, 0, INT32_MAX, partition)) {
+    int64_t partition = -1;
+    if (args->partition != NULL && !cli_parse_i64(args->partition, 0, INT32_MAX, &partition)) {
         return cli_usage_error(command, "invalid partition '%s' for -p (expected 0 or more)",
                                args->partition);
     }
-    p->acks = EDDY_ACKS_ALL;
+    options->partition = (int32_t)partition;
+    options->acks_all = true;
     if (args->acks != NULL && strcmp(args->acks, "1") == 0) {
-        p->acks = EDDY_ACKS_LEADER;
+        options->acks_all = false;
     } else if (args->acks != NULL && strcmp(args->acks, "all") != 0 &&
                strcmp(args->acks, "-1") != 0) {
         return cli_usage_error(command, "invalid --acks '%s' (expected all or 1)", args->acks);
+    }
+    options->timestamp_ms = -1;
+    if (args->timestamp != NULL &&
+        !cli_parse_i64(args->timestamp, 0, INT64_MAX, &options->timestamp_ms)) {
+        return cli_usage_error(command, "invalid --timestamp '%s' (expected Unix milliseconds)",
+                               args->timestamp);
     }
     if (args->key != NULL && args->key_delim != NULL) {
         return cli_usage_error(command, "-k and --key-delim cannot be used together");
@@ -348,33 +387,28 @@ static int parse_produce_flags(const cli_command *command, const produce_args *a
     if (args->key_delim != NULL && args->key_delim[0] == '\0') {
         return cli_usage_error(command, "--key-delim must not be empty");
     }
-    p->fixed_key = args->key;
-    p->tombstone = args->tombstone;
-    return parse_headers(command, &args->headers, p);
+    options->fixed_key = args->key;
+    options->tombstone = args->tombstone;
+    options->topic = args->operands.count > 0 ? args->operands.items[0] : "";
+    return parse_headers(command, &args->headers, options, headers);
 }
 
-static int run_produce(const cli_command *command, cli_global *global, const produce_args *args,
-                       producer *p)
+/* The embedded backend: the batching producer on the data directory. */
+static int run_produce(cli_global *global, const cli_produce_options *options, producer *p)
 {
-    int64_t partition = -1;
-    int status = parse_produce_flags(command, args, p, &partition);
+    p->options = options;
+    p->acks = options->acks_all ? EDDY_ACKS_ALL : EDDY_ACKS_LEADER;
+    int status = cli_log_open(global, false, &p->log);
     if (status == CLI_EXIT_OK) {
-        status = cli_log_open(global, false, &p->log);
+        status = cli_topic_partitions(p->log, options->topic, &p->partitions);
     }
-    p->topic = args->operands.count > 0 ? args->operands.items[0] : "";
-    if (status == CLI_EXIT_OK) {
-        status = cli_topic_partitions(p->log, p->topic, &p->partitions);
-    }
-    if (status == CLI_EXIT_OK && partition >= p->partitions) {
-        cli_error("partition %lld does not exist: topic '%s' has %d partitions (0..%d)",
-                  (long long)partition, p->topic, (int)p->partitions, (int)p->partitions - 1);
-        status = CLI_EXIT_RUNTIME;
+    if (status == CLI_EXIT_OK && options->partition >= p->partitions) {
+        status = cli_partition_error(options->topic, options->partition, p->partitions);
     }
     if (status != CLI_EXIT_OK) {
         return status;
     }
-    p->fixed_partition = (int32_t)partition;
-    size_t lanes = partition >= 0                      ? 1
+    size_t lanes = options->partition >= 0             ? 1
                    : p->partitions < PRODUCE_LANES_MAX ? (size_t)p->partitions
                                                        : PRODUCE_LANES_MAX;
     p->pending_records_max = lanes * PRODUCE_BATCH_RECORDS_MAX;
@@ -383,12 +417,8 @@ static int run_produce(const cli_command *command, cli_global *global, const pro
     p->order = cli_alloc(p->pending_records_max * sizeof(*p->order));
     p->round_robin =
         (int32_t)(((uint64_t)getpid() + (uint64_t)time(NULL)) % (uint64_t)p->partitions);
-    status = produce_stdin(p);
-    if (status == CLI_EXIT_OK) {
-        printf("Produced %llu record%s to %s.\n", (unsigned long long)p->produced,
-               p->produced == 1 ? "" : "s", p->topic);
-    }
-    return status;
+    const cli_produce_sink sink = {producer_add, producer_flush, producer_produced, p};
+    return cli_produce_stdin(options, &sink);
 }
 
 int cli_topic_produce(cli_global *global, int argc, char **argv)
@@ -405,6 +435,8 @@ int cli_topic_produce(cli_global *global, int argc, char **argv)
         {'H', "header", CLI_OPTION_LIST, "KEY=VALUE", "a header on every record", &args.headers},
         {'Z', "tombstone", CLI_OPTION_FLAG, NULL, "an empty value becomes a null (tombstone)",
          &args.tombstone},
+        {0, "timestamp", CLI_OPTION_VALUE, "UNIX_MS",
+         "the timestamp of every record (default: now)", &args.timestamp},
     };
     const cli_command command = {
         "topic produce",
@@ -412,27 +444,36 @@ int cli_topic_produce(cli_global *global, int argc, char **argv)
         "Produce records read from stdin, one record per line.",
         "The newline is not part of the record. Without -p, a record with a key goes to the\n"
         "partition Kafka's default partitioner picks (murmur2); records without a key go round\n"
-        "robin. With --key-delim, a line without the delimiter stops the command with exit\n"
-        "status 1: lines before it are produced, it and the lines after it are not.\n"
+        "robin (with --brokers: librdkafka's murmur2_random, keyless records at random). With\n"
+        "--key-delim, a line without the delimiter stops the command with exit status 1:\n"
+        "lines before it are produced, it and the lines after it are not. With --brokers,\n"
+        "acks=all and idempotence are the defaults (-X overrides), and only records the\n"
+        "brokers acknowledged count as produced.\n"
         "On success prints 'Produced N records to NAME.' to stdout.\n",
         options,
-        6,
+        7,
         1,
         1};
     producer *p = cli_alloc(sizeof(*p));
-    *p = (producer){.fixed_partition = -1};
-    int status = cli_parse_or_exit(&command, global, argc, argv, &args.operands);
+    *p = (producer){0};
+    cli_produce_options produce = {0};
+    eddy_header *headers = NULL;
     char *delimiter = NULL;
-    if (status < 0 && args.key_delim != NULL) {
-        delimiter = unescape_delimiter(args.key_delim, &p->delimiter_len);
-        p->delimiter = delimiter;
-    }
+    int status = cli_parse_or_exit(&command, global, argc, argv, &args.operands);
     if (status < 0) {
-        status = run_produce(&command, global, &args, p);
+        status = parse_produce_flags(&command, &args, &produce, &headers);
+        if (status == CLI_EXIT_OK && args.key_delim != NULL) {
+            delimiter = unescape_delimiter(args.key_delim, &produce.delimiter_len);
+            produce.delimiter = delimiter;
+        }
+        if (status == CLI_EXIT_OK) {
+            status = global->kafka ? cli_kafka_produce(global, &produce)
+                                   : run_produce(global, &produce, p);
+        }
     }
     eddy_log_close(p->log);
     free(delimiter);
-    free(p->headers);
+    free(headers);
     free(p->bytes);
     free(p->pending);
     free(p->order);

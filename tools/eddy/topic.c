@@ -119,6 +119,7 @@ static int create_topics(eddy_log *log, const cli_list *names, int32_t partition
 
 typedef struct create_args {
     const char *partitions;
+    const char *replicas;
     cli_list configs;
     cli_list names;
 } create_args;
@@ -130,10 +131,27 @@ static int run_create(const cli_command *command, cli_global *global, create_arg
         return cli_usage_error(command, "invalid partition count '%s' for -p (expected 1..10000)",
                                args->partitions);
     }
+    int64_t replicas = -1;
+    if (args->replicas != NULL &&
+        (!global->kafka || !cli_parse_i64(args->replicas, -1, 32767, &replicas) || replicas == 0)) {
+        return cli_usage_error(command,
+                               global->kafka ? "invalid replication factor '%s' for --replicas "
+                                               "(expected 1 or more, or -1: the broker's default)"
+                                             : "--replicas '%s' needs --brokers (the embedded log "
+                                               "has no replicas)",
+                               args->replicas);
+    }
     int status = check_new_names(command, &args->names);
     eddy_config *config = NULL;
     if (status == CLI_EXIT_OK) {
         status = build_config(command, &args->configs, &config);
+    }
+    if (status == CLI_EXIT_OK && global->kafka) {
+        /* The values were checked as the embedded log checks them; the broker gets them as
+         * given. */
+        eddy_config_destroy(config);
+        return cli_kafka_topic_create(global, &args->names, (int32_t)partitions, (int32_t)replicas,
+                                      &args->configs);
     }
     eddy_log *log = NULL;
     if (status == CLI_EXIT_OK) {
@@ -158,6 +176,8 @@ int cli_topic_create(cli_global *global, int argc, char **argv)
          &args.partitions},
         {'c', "topic-config", CLI_OPTION_LIST, "KEY=VALUE",
          "topic configuration, e.g. -c retention.ms=3600000", &args.configs},
+        {'r', "replicas", CLI_OPTION_VALUE, "N",
+         "with --brokers: replication factor (default -1: the broker's)", &args.replicas},
     };
     const cli_command command = {
         "topic create",
@@ -166,9 +186,12 @@ int cli_topic_create(cli_global *global, int argc, char **argv)
         "Every name and value is checked before anything is created; when one is wrong,\n"
         "nothing is. Config keys: cleanup.policy, retention.ms, retention.bytes,\n"
         "segment.bytes, segment.ms, delete.retention.ms, index.interval.bytes,\n"
-        "message.timestamp.type (Kafka's names and defaults).\n",
+        "message.timestamp.type (Kafka's names and defaults).\n"
+        "With --brokers the topics are created with CreateTopics (any topic config key);\n"
+        "against `eddy dev kafka`, which answers no CreateTopics, through its control\n"
+        "channel (partitions only).\n",
         options,
-        2,
+        3,
         1,
         SIZE_MAX};
     int status = cli_parse_or_exit(&command, global, argc, argv, &args.names);
@@ -223,6 +246,9 @@ int cli_topic_list(cli_global *global, int argc, char **argv)
     cli_list_free(&operands);
     if (status >= 0) {
         return status;
+    }
+    if (global->kafka) {
+        return cli_kafka_topic_list(global);
     }
     eddy_log *log = NULL;
     status = cli_log_open(global, false, &log);
@@ -351,6 +377,10 @@ static int describe_topic(eddy_log *log, const char *topic, const describe_args 
 
 static int run_describe(cli_global *global, const describe_args *args)
 {
+    if (global->kafka) {
+        return cli_kafka_topic_describe(global, &args->names, args->summary, args->configs,
+                                        args->partitions);
+    }
     eddy_log *log = NULL;
     int status = cli_log_open(global, false, &log);
     if (status == CLI_EXIT_OK) {
@@ -424,6 +454,9 @@ static int delete_topics(eddy_log *log, const cli_list *names)
 static int run_delete(const cli_command *command, cli_global *global, const cli_list *names)
 {
     int status = check_duplicates(command, names);
+    if (status == CLI_EXIT_OK && global->kafka) {
+        return cli_kafka_topic_delete(global, names);
+    }
     eddy_log *log = NULL;
     if (status == CLI_EXIT_OK) {
         status = cli_log_open(global, false, &log);

@@ -147,6 +147,13 @@ int cli_topic_partitions(eddy_log *log, const char *topic, int32_t *partitions)
     return CLI_EXIT_OK;
 }
 
+int cli_partition_error(const char *topic, int64_t partition, int32_t partitions)
+{
+    cli_error("partition %lld does not exist: topic '%s' has %d partitions (0..%d)",
+              (long long)partition, topic, (int)partitions, (int)partitions - 1);
+    return CLI_EXIT_RUNTIME;
+}
+
 static const char *level_name(eddy_log_level level)
 {
     switch (level) {

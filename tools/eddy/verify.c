@@ -96,7 +96,10 @@ int cli_log_verify(cli_global *global, int argc, char **argv)
         1};
     cli_list operands = {0};
     int status = cli_parse_or_exit(&command, global, argc, argv, &operands);
-    if (status < 0) {
+    if (status < 0 && global->kafka) {
+        status = cli_usage_error(&command, "log verify checks the embedded log: use --data DIR, "
+                                           "not --brokers or EDDY_BROKERS");
+    } else if (status < 0) {
         eddy_log *log = NULL;
         status = cli_log_open(global, false, &log);
         if (status == CLI_EXIT_OK) {
