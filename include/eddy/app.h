@@ -28,7 +28,7 @@
  * keys.
  *
  * **Backends.** The application reaches its log through eddy's client seam: the embedded log in
- * `log.dir` (default ./eddy-data), or Kafka when `bootstrap.servers` is set (not built yet).
+ * `log.dir` (default ./eddy-data), or Kafka (through librdkafka) when `bootstrap.servers` is set (docs/kafka.md).
  *
  * **Errors.** Functions return ::eddy_err and leave a message in eddy_last_error(). An error
  * while running (a record that cannot be deserialized under the log-and-fail handler, a store

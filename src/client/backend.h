@@ -1,7 +1,8 @@
 /* What a client backend implements, for client.c and the backends only (the runtime includes
  * client.h alone). client.c checks arguments and configuration, then calls through the
  * backend's operation tables; a backend allocates its objects with the common part below as
- * their first member. Adding a backend is one file and one line in eddy__client_new(). */
+ * their first member. A backend is its files (src/client/embedded.c; src/kafka/) and one line in
+ * eddy__client_new(). */
 #ifndef EDDY_CLIENT_BACKEND_H
 #define EDDY_CLIENT_BACKEND_H
 
@@ -112,5 +113,15 @@ void eddy__consumer_notify(eddy__consumer *consumer, eddy__rebalance_event event
 
 /* The embedded log backend (embedded.c): `dir` is created when missing. */
 eddy_err eddy__embedded_client_new(const char *dir, eddy__client **out);
+
+/* The Kafka backend (src/kafka/), over librdkafka: `config` has bootstrap.servers set; its
+ * librdkafka properties pass through to every handle the client makes (docs/kafka.md). */
+eddy_err eddy__kafka_client_new(const eddy_config *config, eddy__client **out);
+
+/* Whether the Kafka backend reads `key`, a librdkafka property: EDDY_OK when librdkafka knows it
+ * and takes `value`; EDDY_ERR_CONFIG naming key and value when it refuses the value or eddy
+ * sets the property itself; EDDY_ERR_NOT_FOUND when it is no librdkafka property (or one of
+ * eddy's own keys). */
+eddy_err eddy__kafka_property_check(const char *key, const char *value);
 
 #endif

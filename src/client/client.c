@@ -38,14 +38,18 @@ eddy_err eddy__client_new(const eddy_config *config, eddy__client **out)
     *out = NULL;
     const char *servers = config ? eddy_config_get(config, "bootstrap.servers") : NULL;
     if (servers && servers[0] != '\0')
-        return eddy__fail(EDDY_ERR_CONFIG,
-                          "bootstrap.servers is set but this eddy has no Kafka backend yet");
+        return eddy__kafka_client_new(config, out);
     const char *dir = config ? eddy_config_get(config, "log.dir") : NULL;
     if (!dir)
         dir = CLIENT_LOG_DIR_DEFAULT;
     if (dir[0] == '\0')
         return eddy__fail(EDDY_ERR_CONFIG, "config log.dir: '' is not a directory path");
     return eddy__embedded_client_new(dir, out);
+}
+
+eddy_err eddy__client_config_check(const char *key, const char *value)
+{
+    return eddy__kafka_property_check(key, value);
 }
 
 void eddy__client_destroy(eddy__client *client)

@@ -1,7 +1,7 @@
 /* The client seam: admin, producer and consumer, the same for every log eddy runs on.
  *
  * The runtime reaches a log only through this header. A client is made from configuration:
- * `bootstrap.servers` set means Apache Kafka (through librdkafka; not built yet), otherwise the
+ * `bootstrap.servers` set means Apache Kafka (through librdkafka, src/kafka/), otherwise the
  * embedded log in `log.dir` (default ./eddy-data). Everything below behaves the same on both
  * backends; where a backend cannot help differing, the difference is written at the function.
  * docs/client.md maps each call onto the embedded log and onto librdkafka.
@@ -9,7 +9,8 @@
  * Threads: a client's admin calls may be made from several threads at once. A producer or a
  * consumer is used by one thread at a time; its callbacks run on that thread, from inside its
  * own calls (producer: poll and flush; consumer: poll, unsubscribe and close), never from a
- * thread of eddy's. Nothing here starts a thread on the embedded log.
+ * thread of eddy's. Nothing here starts a thread on the embedded log (librdkafka runs threads of
+ * its own, which never call back into eddy's callbacks).
  *
  * Errors: every fallible call returns an ::eddy_err and leaves a message naming the topic and
  * partition (and the configuration key and value) in eddy_last_error(). */
@@ -44,11 +45,20 @@ typedef struct eddy__topic_partition_offset {
 /* Client                                                                                   */
 
 /* A client for the log that `config` names (NULL: all defaults): with `bootstrap.servers` set,
- * Kafka, which this eddy cannot reach yet (EDDY_ERR_CONFIG, "bootstrap.servers is set but this
- * eddy has no Kafka backend yet"); otherwise the embedded log in `log.dir` (default
- * ./eddy-data), created when missing. The configuration is read at once and not kept.
- * Returns EDDY_OK; EDDY_ERR_CONFIG; errors of eddy_log_open(). */
+ * Kafka, whose librdkafka properties in `config` (security.protocol, ssl.*, sasl.*, ...) apply
+ * to every producer, consumer and admin request of the client, and whose `replication.factor`
+ * (default -1: the broker's) applies to the topics it creates (no connection is made yet);
+ * otherwise the embedded log in `log.dir` (default ./eddy-data), created when missing. The
+ * configuration is read at once and not kept.
+ * Returns EDDY_OK; EDDY_ERR_CONFIG (naming the key, with librdkafka's reason); errors of
+ * eddy_log_open(). */
 eddy_err eddy__client_new(const eddy_config *config, eddy__client **out);
+
+/* Whether a backend reads configuration key `key` beyond the seam's own keys (librdkafka's
+ * properties, which pass through to the Kafka backend), for code that refuses unknown keys.
+ * Returns EDDY_OK when a backend reads it and takes `value`; EDDY_ERR_CONFIG naming key and
+ * value when it refuses the value; EDDY_ERR_NOT_FOUND when no backend reads the key. */
+eddy_err eddy__client_config_check(const char *key, const char *value);
 
 /* Frees the client. Producers and consumers made from it must be destroyed first. NULL is a
  * no-op. */

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "client/client.h"
 #include "core/error.h"
 #include "eddy/serde.h"
 #include "runtime/runtime.h"
@@ -242,10 +243,17 @@ eddy_err eddy__streams_config_parse(const eddy_config *config, const char *defau
     for (size_t i = 0; i < count; i++) {
         const char *key, *value;
         eddy_config_at(config, i, &key, &value);
-        if (!key_known(key))
+        if (key_known(key))
+            continue;
+        /* librdkafka's properties (security.protocol, ssl.*, sasl.*, ...) pass through to the
+         * Kafka backend, which checks their values the way librdkafka does. */
+        eddy_err err = eddy__client_config_check(key, value);
+        if (err == EDDY_ERR_CONFIG)
+            return err;
+        if (err != EDDY_OK)
             return eddy__fail(EDDY_ERR_CONFIG,
                               "config: unknown key '%s' (docs/configuration.md "
-                              "lists the keys)",
+                              "lists the keys; librdkafka's properties pass through)",
                               key);
     }
     const char *id = config ? eddy_config_get(config, "application.id") : NULL;
