@@ -11,44 +11,50 @@
  * power-of-two number of them, at most 3/4 full, grown by doubling before an insert would pass
  * that; deletion shifts the following run back (no tombstones). A slot holds the key's hash,
  * its entry (below), the key's length and, when key and value fit in its 40 bytes, both of
- * them ("inline"); otherwise the value lives in a buffer owned by the entry and the key is
- * compared through the entry. The hash is a multiply-fold over 8-byte words with a per-store
- * seed. Big tables ask for transparent huge pages (fewer TLB misses on random access).
+ * them ("inline"); otherwise the value lives with the entry and the key is compared through
+ * the entry. The hash is a multiply-fold over 8-byte words with a per-store seed. Big tables ask
+ * for transparent huge pages (fewer TLB misses on random access).
  *
  *     slot (64 B):  [hash 8][entry 8][key_len 4][value_len 4][key bytes | value bytes ... 40]
  *                   value_len == SLOT_VALUE_IN_ENTRY: value in entry->value, key in entry->key
  *
  * Entries. Every key has an entry, one allocation that never moves while the key is present:
- * its hash, its key bytes and, for values that do not fit in the slot, the value buffer (grown
- * geometrically). The B+tree points at entries; the way from an entry back to its slot (for a
- * scan's values) is its stored hash and a probe for the slot naming it.
+ * its hash and its key bytes, then, when the key's first value does not fit in the slot, that
+ * value (one allocation per key, and a scan finds key and value in the same cache lines). A
+ * value that later outgrows it moves to a buffer of its own, grown geometrically. The B+tree
+ * points at entries, and its leaves keep each entry's hash beside it: the way from a leaf to a
+ * key's slot (for a scan's inline values) without reading the entry.
  *
  * B+tree. Leaves hold up to MEM_FANOUT entry pointers in key order and are linked both ways.
- * Beside each pointer the node keeps the key's first 16 bytes as two big-endian integers and
- * its length capped at 17 (its "summary"): two keys whose summaries differ, or which are both
- * at most 16 bytes long, compare without reading their entries, so a search touches the node
- * only (keys sharing long prefixes, like "user-12345678" or a window store's key then time,
- * still separate within 16 bytes). Inner nodes hold up to MEM_FANOUT children and, for each
- * child i > 0, a separator: the smallest entry of that child's subtree, with its summary.
- * Because separators point at live entries, the tree keeps exactly this invariant, and
- * deleting the first entry of a leaf first redirects the one separator that names it (in the
- * lowest ancestor entered through a child other than the first) to the leaf's second entry.
- * Non-root nodes stay at least half full (MEM_MIN), by borrowing from or merging with a
- * sibling. New keys enter the tree lazily: an insert only appends the entry to a pending list,
- * and the next scan sorts that list and adds it to the tree (see "Bringing the tree up to
- * date"), so that inserts cost no tree descent (several cache misses in a big tree) unless
- * order is actually needed. A delete of a pending key just takes it off the list.
+ * Beside each pointer the node keeps the key's first 32 bytes as four big-endian integers and
+ * its length capped at 33 (its "summary"): two keys whose summaries differ, or one of which is
+ * at most 32 bytes long, compare without reading their entries, so a search touches the node
+ * only, and a scan copies a key of at most 32 bytes out of the leaf. 32 bytes, not 16: window,
+ * join and session stores' keys are [record key][time 8][...], the entries of one record key
+ * ("user-12345678" and its windows) tie on their first 16 bytes, and with 16 every comparison
+ * among them and every key a scan returned read an entry (a cache miss). Inner nodes hold up to
+ * MEM_FANOUT children and, for each child i > 0, a separator: the smallest entry of that
+ * child's subtree, with its summary. Because separators point at live entries, the tree keeps
+ * exactly this invariant, and deleting the first entry of a leaf first redirects the one
+ * separator that names it (in the lowest ancestor entered through a child other than the
+ * first) to the leaf's second entry. Non-root nodes stay at least half full (MEM_MIN), by
+ * borrowing from or merging with a sibling. New keys enter the tree lazily: an insert only
+ * appends the entry to a pending list, and the next scan sorts that list and adds it to the
+ * tree (see "Bringing the tree up to date"), so that inserts cost no tree descent (several
+ * cache misses in a big tree) unless order is actually needed. A delete of a pending key just
+ * takes it off the list.
  *
  *     inner:  [ c0 | s1 c1 | s2 c2 | ... ]      s_i = min entry of subtree c_i
  *                |      |
  *     leaves: [e e e] <-> [e e e] <-> ...       summaries beside the entry pointers
  *
  * Failure atomicity. An insert first grows the pending list and the hash table and allocates
- * the entry and any value buffer; only then does it change anything, and nothing after that
- * point can fail. A failed put leaves the store as it was. Deletion never allocates. Ordering
- * the pending keys allocates: a rebuild allocates every node before it changes anything, and
- * one-by-one inserts top up a pool of spare nodes (a split at every level and a new root)
- * before each key, so a failure leaves a valid tree with the remaining keys still pending. A
+ * the entry (with its value when that does not fit in the slot); only then does it change
+ * anything, and nothing after that point can fail. A failed put leaves the store as it was.
+ * Deletion never allocates. Ordering the pending keys allocates: a rebuild allocates every node
+ * before it changes anything, and one-by-one inserts top up a pool of spare nodes (a split at
+ * every level and a new root) before each key that needs a descent, so a failure leaves a
+ * valid tree with the remaining keys still pending. A
  * slice passed to put may point into the store itself (the value a get returned, which lives in
  * a slot): it is copied before anything moves.
  *
@@ -56,11 +62,23 @@
  * delete; a put of the same key (the get-then-put of every aggregation) compares the key with
  * it and skips the hash computation and the probe.
  *
+ * Finger. The store remembers the leaf its last search landed in (NULL after a rebuild, or
+ * once that leaf is freed). A seek, a delete or the insert of a pending key whose key lies
+ * after that leaf's first entry and at most at its last is done in the leaf, without a descent
+ * from the root, when no separator or rebalancing is involved: the delete leaves the leaf at
+ * least half full, the insert finds room (a key after the last leaf's last entry, the next of
+ * keys put in ascending order, is appended there the same way). A window or session store's
+ * work per record is one scan of a key's entries, then the delete and insert of entries beside
+ * them: one descent instead of three.
+ *
  * Iterators are live cursors: each remembers its leaf and position, the store's version
  * (bumped by every insert and delete of a key, not by value updates) and a copy of the last key
  * it returned. While the version is unchanged it steps along the leaf chain; after a change it
  * brings the tree up to date and seeks again from its last key. It returns copies of keys and
- * values, which stay valid whatever the store does until the iterator's next call. */
+ * values, which stay valid whatever the store does until the iterator's next call, and empty
+ * values when the bounds say keys_only (a scan of the leaves alone, for retention). The store
+ * keeps its last destroyed iterator, buffers and all, for the next one: window, session and
+ * join stores open one per record. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +106,11 @@
 #define SLOT_VALUE_IN_ENTRY UINT32_MAX
 /* Tables at least this large ask for transparent huge pages. */
 #define MEM_HUGE_PAGE_BYTES (2u * 1024u * 1024u)
+/* Key bytes a node keeps beside each entry pointer (the "summary"). 32 holds a whole window,
+ * join-buffer or session store key whose record key is up to 16 bytes long (its 8 to 16 bytes
+ * of suffix included): the entries of one record key, which tie on their first 16 bytes, then
+ * compare without reading their entries, and a scan reads their keys from the leaf. */
+#define MEM_SUMMARY_BYTES 32
 
 typedef struct mem_entry {
     uint64_t hash;
@@ -95,7 +118,8 @@ typedef struct mem_entry {
     uint32_t value_len; /* of value, when non-NULL */
     uint32_t value_cap;
     uint32_t key_len;
-    uint32_t pending; /* 0: in the tree; i + 1: at pending[i], not yet in the tree */
+    uint32_t pending;      /* 0: in the tree; i + 1: at pending[i], not yet in the tree */
+    uint8_t value_in_block; /* value is the entry's own bytes after the key, not a buffer */
     uint8_t key[];
 } mem_entry;
 
@@ -109,28 +133,35 @@ typedef struct mem_slot {
 
 _Static_assert(sizeof(mem_slot) == MEM_SLOT_BYTES, "a slot is one cache line");
 
-/* A key's first 16 bytes, big-endian, zero-padded, and its length capped at 17. */
+/* A key's first MEM_SUMMARY_BYTES bytes as four big-endian integers (zero-padded), and its
+ * length capped at MEM_SUMMARY_BYTES + 1. */
 typedef struct key_summary {
-    uint64_t hi;
-    uint64_t lo;
+    uint64_t w0, w1, w2, w3;
     uint8_t len;
 } key_summary;
+
+/* The summaries of a node's keys, one array per word, so that a search reads the words it needs
+ * in few cache lines. */
+typedef struct mem_summaries {
+    uint64_t w0[MEM_FANOUT];
+    uint64_t w1[MEM_FANOUT];
+    uint64_t w2[MEM_FANOUT];
+    uint64_t w3[MEM_FANOUT];
+    uint8_t len[MEM_FANOUT];
+} mem_summaries;
 
 typedef struct mem_leaf {
     uint32_t count;
     struct mem_leaf *prev;
     struct mem_leaf *next;
-    uint64_t hi[MEM_FANOUT];
-    uint64_t lo[MEM_FANOUT];
-    uint8_t len[MEM_FANOUT];
+    mem_summaries sum;
     mem_entry *entry[MEM_FANOUT];
+    uint64_t hash[MEM_FANOUT]; /* entry[i]->hash: a scan finds a value's slot without the entry */
 } mem_leaf;
 
 typedef struct mem_inner {
-    uint32_t count;          /* children */
-    uint64_t hi[MEM_FANOUT]; /* summary of sep[i], i >= 1 */
-    uint64_t lo[MEM_FANOUT];
-    uint8_t len[MEM_FANOUT];
+    uint32_t count;    /* children */
+    mem_summaries sum; /* summary of sep[i], i >= 1 */
     mem_entry *sep[MEM_FANOUT]; /* sep[i]: the minimum entry under child[i], i >= 1 */
     void *child[MEM_FANOUT];    /* mem_inner above height 1, mem_leaf at height 1 */
     struct mem_inner *next_spare;
@@ -147,6 +178,7 @@ typedef struct mem_store {
     int height;       /* inner levels above the leaves */
     mem_leaf *first;  /* leftmost and rightmost leaves */
     mem_leaf *last;
+    mem_leaf *finger; /* the leaf the last search landed in (NULL: none); see "Finger" */
     uint64_t version;     /* bumped by every insert and delete of a key */
     mem_slot *last_found; /* valid while version == last_found_version */
     uint64_t last_found_version;
@@ -154,6 +186,7 @@ typedef struct mem_store {
     int spare_leaf_count;
     mem_inner *spare_inners;
     int spare_inner_count;
+    struct mem_iter *spare_iter; /* a destroyed iterator kept for the next (NULL: none) */
     mem_entry **pending; /* keys inserted since the tree was last brought up to date */
     size_t pending_count;
     size_t pending_cap;
@@ -177,28 +210,81 @@ static inline uint64_t load64(const uint8_t *p)
     return v;
 }
 
+/* Big-endian words in one load or store (the portable byte-by-byte form compiles to a chain of
+ * shifts, and summaries are made on every search). */
+static inline uint64_t load_be64(const uint8_t *p)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return __builtin_bswap64(load64(p));
+#else
+    return eddy__be64_get(p);
+#endif
+}
+
+static inline void store_be64(uint8_t *p, uint64_t v)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    v = __builtin_bswap64(v);
+    memcpy(p, &v, 8);
+#else
+    eddy__be64_put(p, v);
+#endif
+}
+
 static inline key_summary key_summarise(const uint8_t *key, size_t len)
 {
-    uint8_t bytes[16] = {0};
-    memcpy(bytes, key, len < 16 ? len : 16);
-    key_summary k = {eddy__be64_get(bytes), eddy__be64_get(bytes + 8),
-                     (uint8_t)(len > 16 ? 17 : len)};
+    uint8_t bytes[MEM_SUMMARY_BYTES] = {0};
+    memcpy(bytes, key, len < MEM_SUMMARY_BYTES ? len : MEM_SUMMARY_BYTES);
+    key_summary k = {load_be64(bytes), load_be64(bytes + 8), load_be64(bytes + 16),
+                     load_be64(bytes + 24),
+                     (uint8_t)(len > MEM_SUMMARY_BYTES ? MEM_SUMMARY_BYTES + 1 : len)};
     return k;
 }
 
-/* Compares a key (with its summary) with the entry at index i of a node's summary arrays.
- * Unequal summaries decide alone: the padded prefix orders keys, and two keys of at most 16
- * bytes with equal padded prefixes differ only in length (the shorter is a prefix). */
-static inline int key_compare_at(const key_summary *k, const uint8_t *key, size_t len,
-                                 const uint64_t *hi, const uint64_t *lo, const uint8_t *lens,
-                                 mem_entry *const *entries, uint32_t i)
+/* Compares two summaries: negative, zero or positive, or MEM_SUMMARY_TIE when they are equal
+ * and both keys are longer than the summary (only the keys themselves can tell). Unequal
+ * padded prefixes decide alone; equal ones of keys that fit differ only in length (the shorter
+ * is a prefix). */
+#define MEM_SUMMARY_TIE 2
+static inline int summary_compare(const key_summary *k, const mem_summaries *sum, uint32_t i)
 {
-    if (k->hi != hi[i])
-        return k->hi < hi[i] ? -1 : 1;
-    if (k->lo != lo[i])
-        return k->lo < lo[i] ? -1 : 1;
-    if (k->len <= 16 && lens[i] <= 16)
-        return (k->len > lens[i]) - (k->len < lens[i]);
+    if (k->w0 != sum->w0[i])
+        return k->w0 < sum->w0[i] ? -1 : 1;
+    if (k->w1 != sum->w1[i])
+        return k->w1 < sum->w1[i] ? -1 : 1;
+    if (k->w2 != sum->w2[i])
+        return k->w2 < sum->w2[i] ? -1 : 1;
+    if (k->w3 != sum->w3[i])
+        return k->w3 < sum->w3[i] ? -1 : 1;
+    if (k->len <= MEM_SUMMARY_BYTES || sum->len[i] <= MEM_SUMMARY_BYTES)
+        return (k->len > sum->len[i]) - (k->len < sum->len[i]);
+    return MEM_SUMMARY_TIE;
+}
+
+/* The same for two summaries outside nodes. */
+static inline int summary_compare_pair(const key_summary *a, const key_summary *b)
+{
+    if (a->w0 != b->w0)
+        return a->w0 < b->w0 ? -1 : 1;
+    if (a->w1 != b->w1)
+        return a->w1 < b->w1 ? -1 : 1;
+    if (a->w2 != b->w2)
+        return a->w2 < b->w2 ? -1 : 1;
+    if (a->w3 != b->w3)
+        return a->w3 < b->w3 ? -1 : 1;
+    if (a->len <= MEM_SUMMARY_BYTES || b->len <= MEM_SUMMARY_BYTES)
+        return (a->len > b->len) - (a->len < b->len);
+    return MEM_SUMMARY_TIE;
+}
+
+/* Compares a key (with its summary) with the entry at index i of a node, reading the entry only
+ * when the summaries tie. */
+static inline int key_compare_at(const key_summary *k, const uint8_t *key, size_t len,
+                                 const mem_summaries *sum, mem_entry *const *entries, uint32_t i)
+{
+    int c = summary_compare(k, sum, i);
+    if (c != MEM_SUMMARY_TIE)
+        return c;
     return eddy__kv_compare(key, len, entries[i]->key, entries[i]->key_len);
 }
 
@@ -323,17 +409,6 @@ static inline mem_slot *slot_find(const mem_store *s, uint64_t hash, const uint8
     }
 }
 
-/* The slot of an entry in the table (for scans, which reach entries through the tree). */
-static mem_slot *slot_of_entry(const mem_store *s, const mem_entry *e)
-{
-    size_t i = e->hash & s->slot_mask;
-    while (s->slots[i].entry != e) {
-        EDDY_ASSERT(s->slots[i].entry != NULL);
-        i = (i + 1) & s->slot_mask;
-    }
-    return &s->slots[i];
-}
-
 static mem_slot *slot_free_for(mem_slot *slots, size_t mask, uint64_t hash)
 {
     size_t i = hash & mask;
@@ -398,6 +473,8 @@ static void slot_remove(mem_store *s, mem_slot *slot)
 
 static void leaf_release(mem_store *s, mem_leaf *leaf)
 {
+    if (s->finger == leaf)
+        s->finger = NULL;
     if (s->spare_leaf_count >= MEM_SPARE_MAX) {
         eddy__free(leaf);
         return;
@@ -467,11 +544,13 @@ no_memory:
 /* Starts loading a node's summaries. A binary search over a leaf's 64 summaries touches four
  * or five cache lines one after the other; asking for all of them first lets the memory system
  * fetch them together, which halves the cost of a descent through nodes not in cache. */
-static inline void summaries_prefetch(const uint64_t *hi, const uint64_t *lo, uint32_t count)
+static inline void summaries_prefetch(const mem_summaries *sum, uint32_t count)
 {
     for (uint32_t i = 0; i < count; i += 8) {
-        __builtin_prefetch(&hi[i]);
-        __builtin_prefetch(&lo[i]);
+        __builtin_prefetch(&sum->w0[i]);
+        __builtin_prefetch(&sum->w1[i]);
+        __builtin_prefetch(&sum->w2[i]);
+        __builtin_prefetch(&sum->w3[i]);
     }
 }
 
@@ -482,7 +561,7 @@ static uint32_t inner_child_for(const mem_inner *n, const key_summary *k, const 
     uint32_t lo = 1, hi = n->count;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        if (key_compare_at(k, key, len, n->hi, n->lo, n->len, n->sep, mid) >= 0)
+        if (key_compare_at(k, key, len, &n->sum, n->sep, mid) >= 0)
             lo = mid + 1;
         else
             hi = mid;
@@ -498,7 +577,7 @@ static uint32_t leaf_lower_bound(const mem_leaf *leaf, const key_summary *k, con
     int equal = 0;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        int c = key_compare_at(k, key, len, leaf->hi, leaf->lo, leaf->len, leaf->entry, mid);
+        int c = key_compare_at(k, key, len, &leaf->sum, leaf->entry, mid);
         if (c > 0) {
             lo = mid + 1;
         } else {
@@ -517,15 +596,49 @@ static void tree_descend(const mem_store *s, const uint8_t *key, size_t len, mem
     void *node = s->root;
     for (int level = 0; level < s->height; level++) {
         mem_inner *inner = node;
-        summaries_prefetch(inner->hi, inner->lo, inner->count);
+        summaries_prefetch(&inner->sum, inner->count);
         uint32_t i = inner_child_for(inner, &k, key, len);
         path->node[level] = inner;
         path->index[level] = i;
         node = inner->child[i];
     }
     path->leaf = node;
-    summaries_prefetch(path->leaf->hi, path->leaf->lo, path->leaf->count);
+    summaries_prefetch(&path->leaf->sum, path->leaf->count);
     path->pos = leaf_lower_bound(path->leaf, &k, key, len, &path->found);
+}
+
+/* Whether key lies strictly after the first entry of the finger leaf and at most at its last,
+ * and if so its lower bound there (*pos >= 1: the leaf's minimum is not involved, so no
+ * separator is either). Reads only the finger leaf, which the last operation touched. */
+static int finger_lower_bound(const mem_store *s, const uint8_t *key, size_t len, uint32_t *pos,
+                              int *found)
+{
+    const mem_leaf *leaf = s->finger;
+    if (!leaf || leaf->count < 2)
+        return 0;
+    key_summary k = key_summarise(key, len);
+    if (key_compare_at(&k, key, len, &leaf->sum, leaf->entry, 0) <= 0 ||
+        key_compare_at(&k, key, len, &leaf->sum, leaf->entry, leaf->count - 1) > 0)
+        return 0;
+    *pos = leaf_lower_bound(leaf, &k, key, len, found);
+    EDDY_ASSERT(*pos >= 1 && *pos < leaf->count);
+    return 1;
+}
+
+/* Positions *leaf and *pos at the first entry >= key, through the finger when it holds key,
+ * else by a descent from the root; the finger then points there. *found: the entry is key. */
+static void tree_lower_bound(mem_store *s, const uint8_t *key, size_t len, mem_leaf **leaf,
+                             uint32_t *pos, int *found)
+{
+    if (finger_lower_bound(s, key, len, pos, found)) {
+        *leaf = s->finger;
+        return;
+    }
+    mem_path path;
+    tree_descend(s, key, len, &path);
+    s->finger = *leaf = path.leaf;
+    *pos = path.pos;
+    *found = path.found;
 }
 
 static mem_entry *subtree_min(const void *node, int height)
@@ -540,41 +653,55 @@ static mem_entry *subtree_min(const void *node, int height)
 
 /* ---- Inserting ---------------------------------------------------------------------------- */
 
+static void summary_set(mem_summaries *sum, uint32_t i, const key_summary *k)
+{
+    sum->w0[i] = k->w0;
+    sum->w1[i] = k->w1;
+    sum->w2[i] = k->w2;
+    sum->w3[i] = k->w3;
+    sum->len[i] = k->len;
+}
+
 static void leaf_set(mem_leaf *leaf, uint32_t i, mem_entry *entry)
 {
     key_summary k = key_summarise(entry->key, entry->key_len);
-    leaf->hi[i] = k.hi;
-    leaf->lo[i] = k.lo;
-    leaf->len[i] = k.len;
+    summary_set(&leaf->sum, i, &k);
     leaf->entry[i] = entry;
+    leaf->hash[i] = entry->hash;
 }
 
 static void set_sep(mem_inner *n, uint32_t i, mem_entry *sep)
 {
     key_summary k = key_summarise(sep->key, sep->key_len);
-    n->hi[i] = k.hi;
-    n->lo[i] = k.lo;
-    n->len[i] = k.len;
+    summary_set(&n->sum, i, &k);
     n->sep[i] = sep;
+}
+
+/* Moves count summaries from index from of src to index to of dst (which may be src). */
+static void summaries_move(mem_summaries *dst, uint32_t to, const mem_summaries *src,
+                           uint32_t from, uint32_t count)
+{
+    memmove(&dst->w0[to], &src->w0[from], count * sizeof(dst->w0[0]));
+    memmove(&dst->w1[to], &src->w1[from], count * sizeof(dst->w1[0]));
+    memmove(&dst->w2[to], &src->w2[from], count * sizeof(dst->w2[0]));
+    memmove(&dst->w3[to], &src->w3[from], count * sizeof(dst->w3[0]));
+    memmove(&dst->len[to], &src->len[from], count * sizeof(dst->len[0]));
 }
 
 /* Moves count items of every per-entry array of a leaf from index from to index to. */
 static void leaf_move(mem_leaf *dst, uint32_t to, const mem_leaf *src, uint32_t from,
                       uint32_t count)
 {
-    memmove(&dst->hi[to], &src->hi[from], count * sizeof(dst->hi[0]));
-    memmove(&dst->lo[to], &src->lo[from], count * sizeof(dst->lo[0]));
-    memmove(&dst->len[to], &src->len[from], count * sizeof(dst->len[0]));
+    summaries_move(&dst->sum, to, &src->sum, from, count);
     memmove(&dst->entry[to], &src->entry[from], count * sizeof(dst->entry[0]));
+    memmove(&dst->hash[to], &src->hash[from], count * sizeof(dst->hash[0]));
 }
 
 /* The same for separators (with their summaries) of inner nodes; children move separately. */
 static void sep_move(mem_inner *dst, uint32_t to, const mem_inner *src, uint32_t from,
                      uint32_t count)
 {
-    memmove(&dst->hi[to], &src->hi[from], count * sizeof(dst->hi[0]));
-    memmove(&dst->lo[to], &src->lo[from], count * sizeof(dst->lo[0]));
-    memmove(&dst->len[to], &src->len[from], count * sizeof(dst->len[0]));
+    summaries_move(&dst->sum, to, &src->sum, from, count);
     memmove(&dst->sep[to], &src->sep[from], count * sizeof(dst->sep[0]));
 }
 
@@ -820,6 +947,27 @@ static void tree_remove(mem_store *s, mem_path *path)
     }
 }
 
+/* Removes an entry of the tree: from the finger leaf when it holds the entry after its first
+ * and stays at least half full without it (no separator or rebalancing is involved), else
+ * through a descent. */
+static void tree_remove_entry(mem_store *s, mem_entry *e)
+{
+    uint32_t pos;
+    int found;
+    mem_leaf *leaf = s->finger;
+    if (finger_lower_bound(s, e->key, e->key_len, &pos, &found) &&
+        (leaf->count > MEM_MIN || s->height == 0)) {
+        EDDY_ASSERT(found && leaf->entry[pos] == e);
+        leaf_remove_at(leaf, pos);
+        return;
+    }
+    mem_path path;
+    tree_descend(s, e->key, e->key_len, &path);
+    EDDY_ASSERT(path.found && path.leaf->entry[path.pos] == e);
+    s->finger = path.leaf; /* cleared if the rebalancing frees it */
+    tree_remove(s, &path);
+}
+
 /* ---- Bringing the tree up to date ------------------------------------------------------- */
 
 static void tree_free(void *node, int height);
@@ -843,21 +991,16 @@ static size_t nodes_for(size_t count)
 }
 
 typedef struct sort_item {
-    uint64_t hi;
-    uint64_t lo;
+    key_summary k;
     mem_entry *entry;
-    uint32_t len; /* the summary's capped length */
 } sort_item;
 
 static int sort_item_compare(const void *a, const void *b)
 {
     const sort_item *x = a, *y = b;
-    if (x->hi != y->hi)
-        return x->hi < y->hi ? -1 : 1;
-    if (x->lo != y->lo)
-        return x->lo < y->lo ? -1 : 1;
-    if (x->len <= 16 && y->len <= 16)
-        return (x->len > y->len) - (x->len < y->len);
+    int c = summary_compare_pair(&x->k, &y->k);
+    if (c != MEM_SUMMARY_TIE)
+        return c;
     return eddy__kv_compare(x->entry->key, x->entry->key_len, y->entry->key, y->entry->key_len);
 }
 
@@ -885,6 +1028,31 @@ static void pending_remove(mem_store *s, mem_entry *e)
     e->pending = 0;
 }
 
+/* Inserts a new entry without a descent when that is possible without a split or a change of
+ * any separator: inside the finger leaf (after its first entry) when it has room, or after the
+ * last entry of the last leaf (keys put in ascending order). Returns whether it did. */
+static int tree_insert_near(mem_store *s, mem_entry *e)
+{
+    uint32_t pos;
+    int found;
+    if (finger_lower_bound(s, e->key, e->key_len, &pos, &found) && s->finger->count < MEM_FANOUT) {
+        EDDY_ASSERT(!found);
+        leaf_insert_at(s->finger, pos, e);
+        return 1;
+    }
+    mem_leaf *last = s->last;
+    if (last->count == MEM_FANOUT)
+        return 0;
+    if (last->count > 0) {
+        key_summary k = key_summarise(e->key, e->key_len);
+        if (key_compare_at(&k, e->key, e->key_len, &last->sum, last->entry, last->count - 1) <= 0)
+            return 0;
+    }
+    leaf_insert_at(last, last->count, e);
+    s->finger = last;
+    return 1;
+}
+
 /* Inserts sorted items one by one (the tree is large next to them). On failure the items not
  * inserted stay pending. */
 static eddy_err tree_insert_sorted(mem_store *s, const sort_item *items, size_t count)
@@ -892,14 +1060,17 @@ static eddy_err tree_insert_sorted(mem_store *s, const sort_item *items, size_t 
     eddy_err err = EDDY_OK;
     size_t done = 0;
     for (; done < count; done++) {
-        err = spares_reserve(s);
-        if (err != EDDY_OK)
-            break;
         mem_entry *e = items[done].entry;
-        mem_path path;
-        tree_descend(s, e->key, e->key_len, &path);
-        EDDY_ASSERT(!path.found);
-        tree_insert(s, &path, e);
+        if (!tree_insert_near(s, e)) {
+            err = spares_reserve(s);
+            if (err != EDDY_OK)
+                break;
+            mem_path path;
+            tree_descend(s, e->key, e->key_len, &path);
+            EDDY_ASSERT(!path.found);
+            s->finger = path.leaf; /* a split keeps it a leaf of the tree */
+            tree_insert(s, &path, e);
+        }
         e->pending = 0;
     }
     s->pending_count = 0;
@@ -926,9 +1097,8 @@ static void rebuild_fill_leaves(mem_store *s, mem_leaf **leaves, size_t leaf_cou
             int take_old = old != NULL;
             if (take_old && item < count) {
                 const sort_item *it = &items[item];
-                key_summary k = {it->hi, it->lo, (uint8_t)it->len};
-                take_old = key_compare_at(&k, it->entry->key, it->entry->key_len, old->hi, old->lo,
-                                          old->len, old->entry, old_pos) > 0;
+                take_old = key_compare_at(&it->k, it->entry->key, it->entry->key_len, &old->sum,
+                                          old->entry, old_pos) > 0;
             }
             if (take_old) {
                 leaf_move(leaf, t, old, old_pos, 1);
@@ -1003,6 +1173,7 @@ static eddy_err tree_rebuild(mem_store *s, const sort_item *items, size_t count)
     s->height = levels - 1;
     s->first = leaves[0];
     s->last = leaves[level_size[0] - 1];
+    s->finger = NULL; /* the old leaves are gone */
     s->pending_count = 0;
     eddy__free(nodes);
     return EDDY_OK;
@@ -1024,8 +1195,7 @@ static eddy_err tree_update(mem_store *s)
                           s->name, count);
     for (size_t i = 0; i < count; i++) {
         mem_entry *e = s->pending[i];
-        key_summary k = key_summarise(e->key, e->key_len);
-        items[i] = (sort_item){k.hi, k.lo, e, k.len};
+        items[i] = (sort_item){key_summarise(e->key, e->key_len), e};
     }
     qsort(items, count, sizeof(*items), sort_item_compare);
     size_t in_tree = s->count - count;
@@ -1058,6 +1228,15 @@ static uint8_t *value_buffer_new(const mem_store *s, const mem_entry *e, size_t 
     return buffer;
 }
 
+/* Frees an entry's value buffer (not the bytes allocated with the entry); value becomes NULL. */
+static void entry_value_release(mem_entry *e)
+{
+    if (!e->value_in_block)
+        eddy__free(e->value);
+    e->value = NULL;
+    e->value_in_block = 0;
+}
+
 /* Replaces the value of a present key; fails only when a larger value needs a new buffer. The
  * value may point into the slot or the entry's buffer: it is read before either changes. */
 static eddy_err slot_set_value(mem_store *s, mem_slot *slot, eddy_slice value)
@@ -1071,8 +1250,7 @@ static eddy_err slot_set_value(mem_store *s, mem_slot *slot, eddy_slice value)
             memcpy(slot->bytes, e->key, key_len);
             if (value.len)
                 memcpy(slot->bytes + key_len, value.data, value.len);
-            eddy__free(e->value);
-            e->value = NULL;
+            entry_value_release(e);
             e->value_len = e->value_cap = 0;
         }
         slot->value_len = (uint32_t)value.len;
@@ -1084,7 +1262,7 @@ static eddy_err slot_set_value(mem_store *s, mem_slot *slot, eddy_slice value)
         if (!buffer)
             return EDDY_ERR_NO_MEMORY;
         memcpy(buffer, value.data, value.len);
-        eddy__free(e->value);
+        entry_value_release(e);
         e->value = buffer;
         e->value_cap = cap;
     } else {
@@ -1097,7 +1275,7 @@ static eddy_err slot_set_value(mem_store *s, mem_slot *slot, eddy_slice value)
 
 static void entry_free(mem_entry *e)
 {
-    eddy__free(e->value);
+    entry_value_release(e);
     eddy__free(e);
 }
 
@@ -1126,24 +1304,26 @@ mem_insert(mem_store *s, uint64_t hash, eddy_slice key, eddy_slice value)
         err = slots_reserve(s);
     if (err != EDDY_OK)
         return err;
-    mem_entry *e = eddy__malloc(sizeof(mem_entry) + key.len);
+    /* A value too large for the slot is allocated with the entry, after the key: one allocation
+     * per key, and a scan reads key and value together. A later larger value moves to a buffer
+     * of its own. */
+    int in_slot = fits_inline(key.len, value.len);
+    size_t value_bytes = in_slot ? 0 : value.len;
+    mem_entry *e = eddy__malloc(sizeof(mem_entry) + key.len + value_bytes);
     if (!e)
-        return eddy__fail(EDDY_ERR_NO_MEMORY, "store '%s': out of memory storing a %zu-byte key",
-                          s->name, key.len);
+        return eddy__fail(EDDY_ERR_NO_MEMORY,
+                          "store '%s': out of memory storing a %zu-byte key and %zu-byte value",
+                          s->name, key.len, value_bytes);
     memset(e, 0, sizeof(*e));
     e->hash = hash;
     e->key_len = (uint32_t)key.len;
     if (key.len)
         memcpy(e->key, key.data, key.len);
-    int in_slot = fits_inline(key.len, value.len);
     if (!in_slot) {
-        e->value = value_buffer_new(s, e, value.len, &e->value_cap);
-        if (!e->value) {
-            eddy__free(e);
-            return EDDY_ERR_NO_MEMORY;
-        }
+        e->value = e->key + key.len;
+        e->value_in_block = 1;
         memcpy(e->value, value.data, value.len);
-        e->value_len = (uint32_t)value.len;
+        e->value_len = e->value_cap = (uint32_t)value.len;
     }
     /* Nothing below fails. */
     s->pending[s->pending_count++] = e;
@@ -1221,14 +1401,10 @@ static eddy_err mem_remove(void *self, eddy_slice key)
     if (!slot)
         return EDDY_OK;
     mem_entry *e = slot->entry;
-    if (e->pending) {
+    if (e->pending)
         pending_remove(s, e);
-    } else {
-        mem_path path;
-        tree_descend(s, key.data, key.len, &path);
-        EDDY_ASSERT(path.found && path.leaf->entry[path.pos] == e);
-        tree_remove(s, &path);
-    }
+    else
+        tree_remove_entry(s, e);
     slot_remove(s, slot);
     s->count--;
     s->version++;
@@ -1258,6 +1434,8 @@ static void tree_free(void *node, int height)
     eddy__free(node);
 }
 
+static void mem_iter_free(struct mem_iter *it);
+
 static void mem_close(void *self)
 {
     mem_store *s = self;
@@ -1268,6 +1446,8 @@ static void mem_close(void *self)
     }
     eddy__free(s->slots_raw);
     eddy__free(s->pending);
+    if (s->spare_iter)
+        mem_iter_free(s->spare_iter);
     if (s->root)
         tree_free(s->root, s->height);
     while (s->spare_leaves) {
@@ -1291,12 +1471,15 @@ typedef struct mem_iter {
     int has_from;
     int has_to;
     int to_inclusive;
+    int keys_only; /* values come back empty (the bounds' hint) */
     int started;
     uint64_t version; /* the store's version when leaf and pos were set */
     mem_leaf *leaf;   /* the last entry returned: leaf->entry[pos] */
     uint32_t pos;
-    eddy__buf from;
+    eddy__buf from; /* the bounds, and their summaries for comparing in the leaves */
     eddy__buf to;
+    key_summary from_summary;
+    key_summary to_summary;
     eddy__buf key; /* copies of the last entry returned */
     eddy__buf value;
 } mem_iter;
@@ -1328,27 +1511,24 @@ static int position_step_back(mem_leaf **leaf, uint32_t *pos)
 }
 
 /* The first entry >= key (or > key when strictly). */
-static int seek_forward(const mem_store *s, const uint8_t *key, size_t len, int strictly,
+static int seek_forward(mem_store *s, const uint8_t *key, size_t len, int strictly,
                         mem_leaf **leaf, uint32_t *pos)
 {
-    mem_path path;
-    tree_descend(s, key, len, &path);
-    *leaf = path.leaf;
-    *pos = path.pos + (strictly && path.found ? 1 : 0);
+    int found;
+    tree_lower_bound(s, key, len, leaf, pos, &found);
+    *pos += strictly && found ? 1 : 0;
     return position_settle_forward(leaf, pos);
 }
 
 /* The last entry <= key (or < key when strictly). */
-static int seek_backward(const mem_store *s, const uint8_t *key, size_t len, int strictly,
+static int seek_backward(mem_store *s, const uint8_t *key, size_t len, int strictly,
                          mem_leaf **leaf, uint32_t *pos)
 {
-    mem_path path;
-    tree_descend(s, key, len, &path);
-    *leaf = path.leaf;
-    *pos = path.pos;
-    if (path.found && !strictly)
+    int found;
+    tree_lower_bound(s, key, len, leaf, pos, &found);
+    if (found && !strictly)
         return 1;
-    /* path.pos is the first entry > key (or == key when strictly): step before it. */
+    /* *pos is the first entry > key (or == key when strictly): step before it. */
     return position_step_back(leaf, pos);
 }
 
@@ -1357,7 +1537,7 @@ static int seek_backward(const mem_store *s, const uint8_t *key, size_t len, int
  * change is followed by a seek, which brings the tree up to date first). */
 static int iter_position(mem_iter *it, mem_leaf **leaf, uint32_t *pos)
 {
-    const mem_store *s = it->store;
+    mem_store *s = it->store;
     if (!it->started) {
         if (!it->reverse) {
             if (it->has_from)
@@ -1386,15 +1566,19 @@ static int iter_position(mem_iter *it, mem_leaf **leaf, uint32_t *pos)
     return position_step_back(leaf, pos);
 }
 
-static int iter_in_bounds(const mem_iter *it, const mem_entry *e)
+/* Whether the entry at (leaf, pos) is within the far bound, compared through the leaf's
+ * summaries (the entry is read only on a tie). */
+static int iter_in_bounds(const mem_iter *it, const mem_leaf *leaf, uint32_t pos)
 {
     if (!it->reverse) {
         if (!it->has_to)
             return 1;
-        int c = eddy__kv_compare(e->key, e->key_len, it->to.data, it->to.len);
-        return c < 0 || (c == 0 && it->to_inclusive);
+        int c = key_compare_at(&it->to_summary, it->to.data, it->to.len, &leaf->sum, leaf->entry,
+                               pos); /* the bound against the entry */
+        return c > 0 || (c == 0 && it->to_inclusive);
     }
-    return !it->has_from || eddy__kv_compare(e->key, e->key_len, it->from.data, it->from.len) >= 0;
+    return !it->has_from || key_compare_at(&it->from_summary, it->from.data, it->from.len,
+                                           &leaf->sum, leaf->entry, pos) <= 0;
 }
 
 static eddy_err buf_set(eddy__buf *buf, const void *data, size_t len)
@@ -1410,6 +1594,36 @@ static eddy_err buf_set(eddy__buf *buf, const void *data, size_t len)
     return EDDY_OK;
 }
 
+/* The key of the entry at (leaf, pos): from the leaf's summary when it holds the whole key (no
+ * read of the entry, a cache miss in a large store), else the entry's. */
+static eddy_slice leaf_key(const mem_leaf *leaf, uint32_t pos, uint8_t bytes[MEM_SUMMARY_BYTES])
+{
+    if (leaf->sum.len[pos] > MEM_SUMMARY_BYTES)
+        return (eddy_slice){leaf->entry[pos]->key, leaf->entry[pos]->key_len};
+    store_be64(bytes, leaf->sum.w0[pos]);
+    store_be64(bytes + 8, leaf->sum.w1[pos]);
+    store_be64(bytes + 16, leaf->sum.w2[pos]);
+    store_be64(bytes + 24, leaf->sum.w3[pos]);
+    return (eddy_slice){bytes, leaf->sum.len[pos]};
+}
+
+/* The value of the entry at (leaf, pos): the entry's own when too large for the slot, else the
+ * slot's, which the hash kept in the leaf finds; the slot is fetched while the entry is read, so
+ * that either way the value costs about one cache miss. */
+static eddy_slice leaf_value(const mem_store *s, const mem_leaf *leaf, uint32_t pos)
+{
+    const mem_entry *e = leaf->entry[pos];
+    size_t i = leaf->hash[pos] & s->slot_mask;
+    __builtin_prefetch(&s->slots[i]);
+    if (e->value)
+        return (eddy_slice){e->value, e->value_len};
+    while (s->slots[i].entry != e) {
+        EDDY_ASSERT(s->slots[i].entry != NULL);
+        i = (i + 1) & s->slot_mask;
+    }
+    return slot_value(&s->slots[i]);
+}
+
 static eddy_err mem_iter_next(void *self, eddy_slice *key, eddy_slice *value)
 {
     mem_iter *it = self;
@@ -1422,17 +1636,20 @@ static eddy_err mem_iter_next(void *self, eddy_slice *key, eddy_slice *value)
     uint32_t pos;
     if (!iter_position(it, &leaf, &pos))
         return EDDY_ERR_END;
-    const mem_entry *e = leaf->entry[pos];
-    if (!iter_in_bounds(it, e))
+    if (!iter_in_bounds(it, leaf, pos))
         return EDDY_ERR_END;
-    eddy_slice v =
-        e->value ? (eddy_slice){e->value, e->value_len} : slot_value(slot_of_entry(it->store, e));
+    /* The caller works on this entry before asking for the next: start fetching that one. */
+    uint32_t ahead = it->reverse ? pos - 1 : pos + 1;
+    if (!it->keys_only && ahead < leaf->count)
+        __builtin_prefetch(leaf->entry[ahead]);
+    uint8_t key_bytes[MEM_SUMMARY_BYTES];
+    eddy_slice k = leaf_key(leaf, pos, key_bytes);
+    eddy_slice v = it->keys_only ? (eddy_slice){NULL, 0} : leaf_value(it->store, leaf, pos);
     /* Copy first, and move only when the copies succeeded: a failed call can be retried. */
-    if (buf_set(&it->value, v.data, v.len) != EDDY_OK ||
-        buf_set(&it->key, e->key, e->key_len) != EDDY_OK)
+    if (buf_set(&it->value, v.data, v.len) != EDDY_OK || buf_set(&it->key, k.data, k.len) != EDDY_OK)
         return eddy__fail(EDDY_ERR_NO_MEMORY,
-                          "store '%s': out of memory copying a %u-byte key and %zu-byte value",
-                          it->store->name, e->key_len, v.len);
+                          "store '%s': out of memory copying a %zu-byte key and %zu-byte value",
+                          it->store->name, k.len, v.len);
     it->started = 1;
     it->leaf = leaf;
     it->pos = pos;
@@ -1444,14 +1661,26 @@ static eddy_err mem_iter_next(void *self, eddy_slice *key, eddy_slice *value)
     return EDDY_OK;
 }
 
-static void mem_iter_destroy(void *self)
+static void mem_iter_free(mem_iter *it)
 {
-    mem_iter *it = self;
     eddy__buf_free(&it->from);
     eddy__buf_free(&it->to);
     eddy__buf_free(&it->key);
     eddy__buf_free(&it->value);
     eddy__free(it);
+}
+
+/* Keeps the iterator (and its buffers' memory) for the store's next one, when none is kept yet:
+ * window, session and join stores open an iterator per record. */
+static void mem_iter_destroy(void *self)
+{
+    mem_iter *it = self;
+    mem_store *s = it->store;
+    if (s->spare_iter) {
+        mem_iter_free(it);
+        return;
+    }
+    s->spare_iter = it;
 }
 
 static const eddy__kv_iter_ops mem_iter_ops = {
@@ -1463,19 +1692,28 @@ static eddy_err mem_iter_open(void *self, const eddy__kv_bounds *bounds,
                               const eddy__kv_iter_ops **iter_ops, void **iter)
 {
     mem_store *s = self;
-    mem_iter *it = eddy__calloc(1, sizeof(*it));
-    if (!it)
+    mem_iter *it = s->spare_iter;
+    if (it) {
+        s->spare_iter = NULL;
+    } else if (!(it = eddy__calloc(1, sizeof(*it)))) {
         goto no_memory;
+    }
     it->store = s;
     it->reverse = bounds->reverse;
     it->to_inclusive = bounds->to_inclusive;
+    it->keys_only = bounds->keys_only;
+    it->started = 0;
     it->has_from = bounds->from.data != NULL;
     it->has_to = bounds->to.data != NULL;
     if ((it->has_from && buf_set(&it->from, bounds->from.data, bounds->from.len) != EDDY_OK) ||
         (it->has_to && buf_set(&it->to, bounds->to.data, bounds->to.len) != EDDY_OK)) {
-        mem_iter_destroy(it);
+        mem_iter_free(it);
         goto no_memory;
     }
+    if (it->has_from)
+        it->from_summary = key_summarise(it->from.data, it->from.len);
+    if (it->has_to)
+        it->to_summary = key_summarise(it->to.data, it->to.len);
     *iter_ops = &mem_iter_ops;
     *iter = it;
     return EDDY_OK;
@@ -1530,12 +1768,13 @@ typedef struct mem_check {
     mem_leaf *next_leaf; /* the leaf the in-order walk expects next */
     const mem_entry *previous;
     size_t entries;
+    int finger_seen; /* the finger is one of the tree's leaves */
 } mem_check;
 
-static int summary_matches(uint64_t hi, uint64_t lo, uint8_t len, const mem_entry *e)
+static int summary_matches(const mem_summaries *sum, uint32_t i, const mem_entry *e)
 {
     key_summary k = key_summarise(e->key, e->key_len);
-    return hi == k.hi && lo == k.lo && len == k.len;
+    return summary_compare(&k, sum, i) == (k.len > MEM_SUMMARY_BYTES ? MEM_SUMMARY_TIE : 0);
 }
 
 static eddy_err check_leaf(mem_check *c, const mem_leaf *leaf, int is_root)
@@ -1548,7 +1787,7 @@ static eddy_err check_leaf(mem_check *c, const mem_leaf *leaf, int is_root)
                           leaf->count);
     for (uint32_t i = 0; i < leaf->count; i++) {
         const mem_entry *e = leaf->entry[i];
-        if (!summary_matches(leaf->hi[i], leaf->lo[i], leaf->len[i], e))
+        if (!summary_matches(&leaf->sum, i, e) || leaf->hash[i] != e->hash)
             return eddy__fail(EDDY_ERR_CORRUPT, "store '%s': stale summary", s->name);
         if (c->previous &&
             eddy__kv_compare(c->previous->key, c->previous->key_len, e->key, e->key_len) >= 0)
@@ -1556,6 +1795,8 @@ static eddy_err check_leaf(mem_check *c, const mem_leaf *leaf, int is_root)
         c->previous = e;
         c->entries++;
     }
+    if (leaf == s->finger)
+        c->finger_seen = 1;
     c->next_leaf = leaf->next;
     return EDDY_OK;
 }
@@ -1575,7 +1816,7 @@ static eddy_err check_node(mem_check *c, const void *node, int height, int is_ro
                 return eddy__fail(EDDY_ERR_CORRUPT,
                                   "store '%s': separator %u is not its subtree's minimum", s->name,
                                   i);
-            if (!summary_matches(n->hi[i], n->lo[i], n->len[i], n->sep[i]))
+            if (!summary_matches(&n->sum, i, n->sep[i]))
                 return eddy__fail(EDDY_ERR_CORRUPT, "store '%s': stale separator summary", s->name);
         }
         eddy_err err = check_node(c, n->child[i], height - 1, 0);
@@ -1593,6 +1834,7 @@ static eddy_err check_slot(const mem_store *s, size_t i)
         slot_find(s, slot->hash, e->key, e->key_len) != slot || slot->key_len != e->key_len)
         return eddy__fail(EDDY_ERR_CORRUPT, "store '%s': hash slot %zu unreachable", s->name, i);
     if (slot_is_inline(slot) != (e->value == NULL) ||
+        (e->value_in_block && e->value != e->key + e->key_len) ||
         slot_is_inline(slot) != fits_inline(e->key_len, slot_value(slot).len) ||
         (slot_is_inline(slot) && !bytes_equal(slot->bytes, e->key, e->key_len)))
         return eddy__fail(EDDY_ERR_CORRUPT, "store '%s': slot %zu holds its value wrongly", s->name,
@@ -1619,6 +1861,9 @@ eddy_err eddy__kv_memory_check(eddy_kv_store *store)
         return err;
     if (c.next_leaf != NULL)
         return eddy__fail(EDDY_ERR_CORRUPT, "store '%s': leaf chain longer than the tree", s->name);
+    if (s->finger && !c.finger_seen)
+        return eddy__fail(EDDY_ERR_CORRUPT, "store '%s': the finger is not a leaf of the tree",
+                          s->name);
     if (c.entries + s->pending_count != s->count)
         return eddy__fail(EDDY_ERR_CORRUPT,
                           "store '%s': tree holds %zu entries and %zu are pending, count is %zu",

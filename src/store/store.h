@@ -24,12 +24,16 @@
 
 /* Which keys an iterator visits: from <= key (when from is non-null), key <= to or key < to (as
  * to_inclusive says, when to is non-null), ascending or descending. The slices are borrowed for
- * the call that opens the iterator: an implementation copies what it keeps. */
+ * the call that opens the iterator: an implementation copies what it keeps. keys_only is a hint
+ * that the caller reads no value: an implementation may then return empty values (the memory
+ * store does, saving a cache miss per entry); a decorator forwarding the bounds passes it on,
+ * and one that merges or ignores it still returns the right values. */
 typedef struct eddy__kv_bounds {
     eddy_slice from;
     eddy_slice to;
     int to_inclusive;
     int reverse;
+    int keys_only;
 } eddy__kv_bounds;
 
 /* An implementation's iterator. next returns EDDY_OK with key and value valid until the next

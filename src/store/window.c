@@ -1,7 +1,8 @@
 /* Window and session stores as key layouts over any eddy_kv_store (store/window.h).
  *
- * Everything here goes through the public eddy_kv_* functions, so the same code serves the
- * memory store, RocksDB, and the runtime's changelogging, caching and locking decorators.
+ * Everything here goes through the public eddy_kv_* functions (and, for retention's scan,
+ * eddy__kv_iter_open_bounds, to say that it reads keys only), so the same code serves the memory
+ * store, RocksDB, and the runtime's changelogging, caching and locking decorators.
  *
  * Layouts. A record key, then fixed-width big-endian suffixes:
  *
@@ -38,15 +39,18 @@
  * thread would deadlock on, and a decorator may have other rules. So it collects the doomed
  * keys in bounded batches, destroys the iterator, deletes the batch, and scans again from the
  * last key deleted (range bounds are copied when the iterator opens, so the batch's own copy
- * of that key can be the bound). */
+ * of that key can be the bound). The scan asks for keys only (the bounds' keys_only hint): the
+ * memory store then walks its leaves without reading values. */
 #include "store/window.h"
 
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/buf.h"
 #include "core/error.h"
 #include "core/limits.h"
 #include "core/logging.h"
+#include "store/store.h"
 
 /* Store keys (or, for scans, both bounds together) up to this many bytes are built on the
  * stack: record keys are usually short, and a put per record should not allocate. */
@@ -60,21 +64,27 @@
 
 /* ---- Encoding ---------------------------------------------------------------------------- */
 
+/* Big-endian 8-byte fields in one load or store each (every key built or split here has one or
+ * two; the portable byte-by-byte form compiles to a chain of shifts). */
 static void be64_store(uint8_t *p, int64_t value)
 {
-    uint64_t u = (uint64_t)value;
-    for (int i = 7; i >= 0; i--) {
-        p[i] = (uint8_t)u;
-        u >>= 8;
-    }
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t u = __builtin_bswap64((uint64_t)value);
+    memcpy(p, &u, 8);
+#else
+    eddy__be64_put(p, (uint64_t)value);
+#endif
 }
 
 static int64_t be64_load(const uint8_t *p)
 {
-    uint64_t u = 0;
-    for (int i = 0; i < 8; i++)
-        u = (u << 8) | p[i];
-    return (int64_t)u;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t u;
+    memcpy(&u, p, 8);
+    return (int64_t)__builtin_bswap64(u);
+#else
+    return (int64_t)eddy__be64_get(p);
+#endif
 }
 
 static void be32_store(uint8_t *p, uint32_t value)
@@ -536,8 +546,9 @@ static eddy_err expire_collect(eddy_kv_store *store, size_t suffix, int64_t befo
                                eddy_slice resume, expire_batch **batch, bool *more)
 {
     eddy_kv_iter *it = NULL;
-    eddy_slice none = {NULL, 0};
-    eddy_err err = eddy_kv_range(store, resume, none, &it);
+    /* Keys only: the memory store then reads its leaves alone, not each entry's value. */
+    eddy__kv_bounds bounds = {.from = resume, .to = {NULL, 0}, .keys_only = 1};
+    eddy_err err = eddy__kv_iter_open_bounds(store, &bounds, &it);
     if (err != EDDY_OK)
         return err;
     if (*batch)

@@ -23,8 +23,8 @@
  * retention + 1.
  *
  * Functions here take slices the caller owns for the call; values passed to callbacks are
- * valid during the callback only. They use only the public eddy_kv_* functions, and pass the
- * store's own errors through. A record key is a non-null slice (the empty key is a key); a null
+ * valid during the callback only. They use only the public eddy_kv_* functions (retention's
+ * scan also the keys_only hint of store/store.h), and pass the store's own errors through. A record key is a non-null slice (the empty key is a key); a null
  * one is EDDY_ERR_INVALID_ARGUMENT. A record key too long for the store once its suffix is
  * added is EDDY_ERR_TOO_LARGE in the put functions, and is found nowhere by the reads. A
  * callback may change the store (delete the entry it is given, say); what the rest of the scan

@@ -7,6 +7,7 @@
  * checks each implementation's promise. Failures print the seed (EDDY_TEST_SEED replays it). */
 #include "test_store.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "store/store.h"
@@ -131,14 +132,35 @@ static void model_free(model *m)
 /* Bytes that make comparisons interesting: the extremes, the sign boundary, and two letters. */
 static const uint8_t key_alphabet[] = {0x00, 0x01, 'a', 'b', 0x7f, 0x80, 0xfe, 0xff};
 
+/* A window store's key ([13-byte record key][time 8], 21 bytes) or a session store's ([record
+ * key][end 8][start 8], 29 bytes), for ids close together sharing a record key: keys that tie
+ * on their first 16 bytes, and the session ones on the memory store's whole 24-byte summary. */
+static size_t make_window_key(uint32_t id, uint8_t *out, int session)
+{
+    uint32_t record = id / 64, time = id % 64;
+    int n = snprintf((char *)out, 14, "user-%08u", record);
+    EXPECT_EQ(n, 13);
+    for (int i = 0; i < 8; i++)
+        out[13 + i] = (uint8_t)((i == 7 ? time : i == 6 ? 0x5a : 0) & 0xff);
+    if (!session)
+        return 21;
+    for (int i = 0; i < 8; i++)
+        out[21 + i] = (uint8_t)(i == 7 ? time * 3 : 0);
+    return 29;
+}
+
 /* The key numbered id in a space of `space` keys: short keys over the alphabet (many of them
  * prefixes of others; different ids can give the same key, which is fine), a fixed-width
- * numbered family so that the space is large, and now and then a long key. */
+ * numbered family so that the space is large, window and session store keys, and now and then
+ * a long key. */
 static size_t make_key(uint32_t id, uint8_t *out)
 {
     uint64_t h = id * 0x9e3779b97f4a7c15ULL;
     h ^= h >> 29;
     switch (id % 8) {
+    case 2:
+    case 3:
+        return make_window_key(id, out, id % 8 == 3);
     case 0: { /* short alphabet keys, 0 to 5 bytes */
         size_t len = h % 6;
         for (size_t i = 0; i < len; i++)
@@ -193,9 +215,10 @@ static void check_get(eddy_kv_store *s, model *m, const uint8_t *key, size_t len
 }
 
 /* Compares an iterator with the model entries [begin, end) (ascending) or (end, begin] walked
- * down (descending), reading at most limit entries; destroys the iterator. */
-static void check_scan(eddy_kv_iter *it, const model *m, size_t begin, size_t end, int reverse,
-                       size_t limit)
+ * down (descending), reading at most limit entries; destroys the iterator. keys_only: the
+ * iterator was opened with that hint, so a value may also come back empty. */
+static void check_scan_values(eddy_kv_iter *it, const model *m, size_t begin, size_t end,
+                              int reverse, size_t limit, int keys_only)
 {
     size_t expected = end > begin ? end - begin : 0;
     size_t read = 0;
@@ -205,7 +228,8 @@ static void check_scan(eddy_kv_iter *it, const model *m, size_t begin, size_t en
         EXPECT_TRUE(read < expected);
         const model_entry *e = &m->entries[reverse ? end - 1 - read : begin + read];
         EXPECT_MEMEQ(k.data, k.len, e->key, e->key_len);
-        EXPECT_EQ(v.len, e->value_len);
+        if (!keys_only || v.len != 0)
+            EXPECT_EQ(v.len, e->value_len);
         EXPECT_TRUE(v.len == 0 || memcmp(v.data, e->value, v.len) == 0);
         read++;
     }
@@ -214,6 +238,12 @@ static void check_scan(eddy_kv_iter *it, const model *m, size_t begin, size_t en
         EXPECT_EQ(read, expected);
     }
     eddy_kv_iter_destroy(it);
+}
+
+static void check_scan(eddy_kv_iter *it, const model *m, size_t begin, size_t end, int reverse,
+                       size_t limit)
+{
+    check_scan_values(it, m, begin, end, reverse, limit, 0);
 }
 
 static void random_bound(uint32_t space, uint8_t *buf, eddy_slice *bound)
@@ -248,11 +278,16 @@ static void check_random_scan(eddy_kv_store *s, const model *m, uint32_t space)
         }
         if (from.data && to.data && model_compare(from.data, from.len, to.data, to.len) > 0)
             end = begin; /* from > to: empty */
-        if (kind == 0)
+        /* Now and then with the keys_only hint (as retention scans), when not from > to. */
+        int keys_only = end > begin && rng_below(3) == 0;
+        eddy__kv_bounds bounds = {from, to, 1, kind == 1, keys_only};
+        if (keys_only)
+            EXPECT_OK(eddy__kv_iter_open_bounds(s, &bounds, &it));
+        else if (kind == 0)
             EXPECT_OK(eddy_kv_range(s, from, to, &it));
         else
             EXPECT_OK(eddy_kv_reverse_range(s, from, to, &it));
-        check_scan(it, m, begin, end, kind == 1, limit);
+        check_scan_values(it, m, begin, end, kind == 1, limit, keys_only);
     } else if (kind == 2) {
         /* A prefix: a cut of a present key (usually), or of a random one. */
         uint8_t prefix[512];
@@ -275,9 +310,14 @@ static void check_random_scan(eddy_kv_store *s, const model *m, uint32_t space)
         EXPECT_OK(eddy_kv_prefix_scan(s, B(prefix, len), &it));
         check_scan(it, m, begin, end, 0, limit);
     } else {
+        /* Two iterators open at once: the memory store keeps one destroyed iterator for reuse
+         * and frees the other. */
         int reverse = (int)rng_below(2);
+        eddy_kv_iter *other;
+        EXPECT_OK(eddy_kv_all(s, &other));
         EXPECT_OK(reverse ? eddy_kv_reverse_all(s, &it) : eddy_kv_all(s, &it));
         check_scan(it, m, 0, m->count, reverse, limit);
+        check_scan(other, m, 0, m->count, 0, limit);
     }
 }
 
@@ -303,6 +343,7 @@ typedef struct phase {
     uint32_t put_percent; /* then delete, get, scan share the rest */
     uint32_t delete_percent;
     uint32_t get_percent;
+    uint32_t local_percent; /* operations on a key near the previous one (a window store's) */
 } phase;
 
 static void run_model(const store_kind *kind, uint32_t space, const phase *phases, int phase_count)
@@ -312,10 +353,17 @@ static void run_model(const store_kind *kind, uint32_t space, const phase *phase
     model m = {0};
     static uint8_t key[512], value[4096];
     uint64_t step = 0;
+    uint32_t id = 0;
     for (int p = 0; p < phase_count; p++) {
         for (uint32_t op = 0; op < phases[p].operations; op++, step++) {
             uint32_t r = rng_below(100);
-            size_t key_len = make_key(rng_below(space), key);
+            /* Local: the next key of the same kind within a few ids, where the memory store's
+             * finger (the leaf of its last search) should serve the operation. */
+            if (rng_below(100) < phases[p].local_percent)
+                id = (id + 8 * (rng_below(7) + 1)) % space;
+            else
+                id = rng_below(space);
+            size_t key_len = make_key(id, key);
             if (r < phases[p].put_percent) {
                 size_t value_len = make_value(value, sizeof(value));
                 EXPECT_OK(eddy_kv_put(s, B(key, key_len), B(value, value_len)));
@@ -354,10 +402,10 @@ TEST(memory_model_random_operations)
     /* Grow to ~15,000 keys (a three-level tree), shrink to nothing (merges, borrowing, root
      * collapse), grow again. */
     const phase phases[] = {
-        {60000, 70, 5, 15},
-        {30000, 5, 85, 5},
-        {40000, 1, 98, 1},
-        {40000, 50, 30, 10},
+        {60000, 70, 5, 15, 0},
+        {30000, 5, 85, 5, 0},
+        {40000, 1, 98, 1, 0},
+        {40000, 50, 30, 10, 0},
     };
     run_model(&store_kind_memory, 30000, phases, 4);
 }
@@ -365,10 +413,10 @@ TEST(memory_model_random_operations)
 TEST(rocksdb_model_random_operations)
 {
     const phase phases[] = {
-        {20000, 70, 5, 15},
-        {10000, 5, 85, 5},
-        {10000, 1, 98, 1},
-        {10000, 50, 30, 10},
+        {20000, 70, 5, 15, 0},
+        {10000, 5, 85, 5, 0},
+        {10000, 1, 98, 1, 0},
+        {10000, 50, 30, 10, 0},
     };
     run_model(&store_kind_rocksdb, 10000, phases, 4);
 }
@@ -376,8 +424,21 @@ TEST(rocksdb_model_random_operations)
 TEST(memory_model_small_key_space)
 {
     /* Few keys, many overwrites: values growing and shrinking in place and out of line. */
-    const phase phases[] = {{100000, 45, 25, 15}};
+    const phase phases[] = {{100000, 45, 25, 15, 0}};
     run_model(&store_kind_memory, 200, phases, 1);
+}
+
+TEST(memory_model_local_operations)
+{
+    /* Operations mostly near the previous one, as a window, session or join store sees them:
+     * a scan, then deletes and puts of the keys it found. Grows to ~10,000 keys, shrinks, and
+     * grows again. */
+    const phase phases[] = {
+        {50000, 60, 10, 10, 90},
+        {40000, 5, 85, 5, 90},
+        {40000, 45, 35, 10, 70},
+    };
+    run_model(&store_kind_memory, 30000, phases, 3);
 }
 
 /* ---- Modification during iteration --------------------------------------------------------- */
