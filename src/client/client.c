@@ -441,6 +441,14 @@ eddy_err eddy__consumer_position(eddy__consumer *c, const char *topic, int32_t p
     return err != EDDY_OK ? err : c->ops->position(c, topic, partition, offset);
 }
 
+eddy_err eddy__consumer_lag(eddy__consumer *c, const char *topic, int32_t partition, int64_t *lag)
+{
+    eddy_err err = consumer_usable(c, "lag", 1);
+    if (err == EDDY_OK)
+        err = partition_check("lag", topic, partition);
+    return err != EDDY_OK ? err : c->ops->lag(c, topic, partition, lag);
+}
+
 static eddy_err consumer_pause_resume(eddy__consumer *c, const eddy_topic_partition *partitions,
                                       size_t count, int pause)
 {

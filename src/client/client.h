@@ -278,6 +278,15 @@ eddy_err eddy__consumer_seek(eddy__consumer *consumer, const char *topic, int32_
 eddy_err eddy__consumer_position(eddy__consumer *consumer, const char *topic, int32_t partition,
                                  int64_t *offset);
 
+/* How many records of an assigned partition are known to be there and not yet returned by poll:
+ * the partition's end offset as last seen, minus its position, without a request to the log
+ * (for the runtime's choice between waiting for an input and processing what it has, Kafka
+ * Streams' max.task.idle.ms). *lag is >= 0, or -1 while it is not known (Kafka: before the
+ * first fetch response for the partition, or before its start position is known).
+ * Returns EDDY_OK; EDDY_ERR_STATE when the partition is not assigned. */
+eddy_err eddy__consumer_lag(eddy__consumer *consumer, const char *topic, int32_t partition,
+                            int64_t *lag);
+
 /* Stops (pause) and restarts (resume) reading assigned partitions: from the next poll on a
  * paused partition returns no records, and keeps its position; the group keeps it assigned.
  * Pausing a paused partition or resuming a running one does nothing. Returns EDDY_OK;

@@ -1063,6 +1063,25 @@ static eddy_err consumer_seek(eddy__consumer *base, const char *topic, int32_t p
     return err;
 }
 
+/* The log's end offset is always known here: a read of the partition's state page. */
+static eddy_err consumer_lag(eddy__consumer *base, const char *topic, int32_t partition,
+                             int64_t *lag)
+{
+    embedded_consumer *c = (embedded_consumer *)base;
+    *lag = -1;
+    int64_t position = 0, end = 0;
+    eddy_err err = lc_ready(c);
+    if (err == EDDY_OK)
+        err = eddy_log_consumer_position(c->lc, topic, partition, &position);
+    if (err == EDDY_ERR_OFFSET_OUT_OF_RANGE)
+        return EDDY_OK; /* auto.offset.reset=none without a committed offset: unknown */
+    if (err == EDDY_OK)
+        err = eddy_log_partition_info(c->log, topic, partition, NULL, &end, NULL, NULL);
+    if (err == EDDY_OK)
+        *lag = end > position ? end - position : 0;
+    return err;
+}
+
 static eddy_err consumer_position(eddy__consumer *base, const char *topic, int32_t partition,
                                   int64_t *offset)
 {
@@ -1176,6 +1195,7 @@ static const eddy__consumer_ops embedded_consumer_ops = {
     .poll = consumer_poll,
     .seek = consumer_seek,
     .position = consumer_position,
+    .lag = consumer_lag,
     .pause = consumer_pause,
     .commit = consumer_commit,
     .committed = consumer_committed,

@@ -41,6 +41,7 @@ typedef struct kc_part {
     char *topic;
     int32_t partition;
     int64_t position; /* >= 0: the next offset to read; else its start: BEGINNING, END, STORED */
+    int64_t start;    /* while position < 0: that start resolved to an offset (for lag), or -1 */
     int paused;
 } kc_part;
 
@@ -165,7 +166,7 @@ static void rebalance_assign(kafka_consumer *c, rd_kafka_topic_partition_list_t 
             continue;
         }
         c->parts[c->part_count++] =
-            (kc_part){topic, list->elems[i].partition, EDDY_OFFSET_STORED, 0};
+            (kc_part){topic, list->elems[i].partition, EDDY_OFFSET_STORED, -1, 0};
     }
     notify(c, EDDY__REBALANCE_ASSIGN, list);
 }
@@ -385,6 +386,7 @@ static eddy_err assign_plan(kafka_consumer *c, const eddy__topic_partition_offse
             return eddy__fail(EDDY_ERR_NO_MEMORY, "assign: out of memory");
         plan[i].partition = tp->partition;
         plan[i].position = tp->offset;
+        plan[i].start = -1;
         size_t at = part_find(c, tp->topic, tp->partition);
         if (tp->offset == EDDY__OFFSET_INVALID)
             plan[i].position = at != PART_NONE ? c->parts[at].position : EDDY_OFFSET_STORED;
@@ -518,6 +520,38 @@ static eddy_err position_resolve(kafka_consumer *c, const char *topic, int32_t p
     if (kerr != RD_KAFKA_RESP_ERR_NO_ERROR)
         return eddy__kafka_fail(kerr, "position: watermarks");
     *offset = start == EDDY_OFFSET_BEGINNING ? low : high;
+    return EDDY_OK;
+}
+
+/* The high watermark librdkafka last saw in a fetch response (no request) minus the position;
+ * a partition nothing was read from yet counts from its resolved start (the committed offset,
+ * else auto.offset.reset's end: one request, remembered in `start`). */
+static eddy_err consumer_lag(eddy__consumer *base, const char *topic, int32_t partition,
+                             int64_t *lag)
+{
+    kafka_consumer *c = (kafka_consumer *)base;
+    *lag = -1;
+    size_t at;
+    eddy_err err = part_assigned(c, "lag", topic, partition, &at);
+    if (err != EDDY_OK)
+        return err;
+    int64_t low = 0, high = 0;
+    if (rd_kafka_get_watermark_offsets(c->rk, topic, partition, &low, &high) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR ||
+        high < 0)
+        return EDDY_OK; /* no fetch response yet */
+    int64_t position = c->parts[at].position;
+    if (position < 0) {
+        if (c->parts[at].start < 0) {
+            err = position_resolve(c, topic, partition, position, &c->parts[at].start);
+            if (err != EDDY_OK)
+                return eddy__fail_context(err, "lag: topic '%s' partition %d", topic,
+                                          (int)partition);
+        }
+        position = c->parts[at].start;
+    }
+    if (position >= 0)
+        *lag = high > position ? high - position : 0;
     return EDDY_OK;
 }
 
@@ -674,6 +708,7 @@ static const eddy__consumer_ops kafka_consumer_ops = {
     .poll = consumer_poll,
     .seek = consumer_seek,
     .position = consumer_position,
+    .lag = consumer_lag,
     .pause = consumer_pause,
     .commit = consumer_commit,
     .committed = consumer_committed,

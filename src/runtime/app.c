@@ -58,6 +58,10 @@
 
 #define BATCH_RECORDS_MAX 4096
 #define SOURCE_TOPICS_MAX 64
+/* While a task waits for one of its inputs, the thread polls in steps this long, for at most
+ * INPUT_WAIT_MAX_MS under max.task.idle.ms=0 (see input_wait_continues). */
+#define INPUT_WAIT_POLL_MS 5
+#define INPUT_WAIT_MAX_MS 1000
 #define APP_ERROR_MAX 1024
 
 typedef struct stream_thread stream_thread;
@@ -67,6 +71,7 @@ typedef struct input_queue {
     char topic[256];
     uint32_t *entries;
     uint32_t head, count, capacity;
+    bool caught_up; /* found with lag 0 during this batch (task_waits_for_input) */
 } input_queue;
 
 typedef struct runtime_task {
@@ -1118,11 +1123,43 @@ static void batch_record(const stream_thread *thread, const batch_entry *e, cons
     rec->headers = rec->header_count ? headers : NULL;
 }
 
+/* Whether a task reading several partitions must wait before taking its next record (Kafka
+ * Streams' max.task.idle.ms, KIP-695): one input has records queued while another has none and,
+ * unless `any_empty`, is not known to be caught up (lag > 0, or unknown: on Kafka before the
+ * partition's first fetch response). Choosing by timestamp without that input would process
+ * out of order what a fetch is about to bring. An input found caught up stays so for the rest
+ * of the batch (`caught_up`), so that a quiet table costs one lag query per batch, not one per
+ * record of the stream it is joined with. */
+static bool task_waits_for_input(stream_thread *thread, runtime_task *rt, bool any_empty)
+{
+    bool queued = false;
+    for (uint32_t q = 0; q < rt->queue_count && !queued; q++)
+        queued = rt->queues[q].head < rt->queues[q].count;
+    for (uint32_t q = 0; q < rt->queue_count && queued; q++) {
+        input_queue *queue = &rt->queues[q];
+        if (queue->head < queue->count || (queue->caught_up && !any_empty))
+            continue;
+        int64_t lag = -1;
+        if (any_empty ||
+            eddy__consumer_lag(thread->consumer, queue->topic, rt->partition, &lag) != EDDY_OK ||
+            lag != 0)
+            return true;
+        queue->caught_up = true;
+    }
+    return false;
+}
+
 /* Processes a task's queued records, always taking the queue whose head has the smallest
- * timestamp (Kafka's PartitionGroup). */
-static eddy_err task_drain(stream_thread *thread, runtime_task *rt)
+ * timestamp (Kafka's PartitionGroup), until they are all processed or, unless `force`, the
+ * task must wait for an input (task_waits_for_input: *waiting is set). */
+static eddy_err task_drain(stream_thread *thread, runtime_task *rt, bool force, bool any_empty,
+                           bool *waiting)
 {
     for (;;) {
+        if (!force && rt->queue_count > 1 && task_waits_for_input(thread, rt, any_empty)) {
+            *waiting = true;
+            return EDDY_OK;
+        }
         input_queue *best = NULL;
         int64_t best_ts = 0;
         for (uint32_t q = 0; q < rt->queue_count; q++) {
@@ -1149,17 +1186,57 @@ static eddy_err task_drain(stream_thread *thread, runtime_task *rt)
     }
 }
 
-static eddy_err thread_process_batch(stream_thread *thread)
+/* Whether a task waiting for an input may wait longer (`*idle_until_ms`: the end of the wait,
+ * set at the first call of a batch). As Kafka's max.task.idle.ms: 0 (the default) waits for
+ * inputs with records known, or not known not, to be coming, which Kafka does without limit and
+ * eddy for at most INPUT_WAIT_MAX_MS, as a batch is processed before the thread commits; above
+ * 0 waits that long for any empty input. Past the end (or with the batch full) the queued
+ * records are processed anyway: Kafka's enforced processing. */
+static bool input_wait_continues(stream_thread *thread, int64_t *idle_until_ms)
 {
+    int64_t idle_ms = thread->app->sc.max_task_idle_ms;
+    if (atomic_load(&thread->app->stopping) || thread->batch_count >= BATCH_RECORDS_MAX)
+        return false;
+    int64_t now = eddy__now_ms();
+    if (*idle_until_ms < 0)
+        *idle_until_ms = now + (idle_ms > 0 ? idle_ms : INPUT_WAIT_MAX_MS);
+    if (now < *idle_until_ms)
+        return true;
+    EDDY_DEBUG("runtime", "thread %d: processing without waiting longer for an input partition "
+                          "(max.task.idle.ms)",
+               thread->index);
+    return false;
+}
+
+static eddy_err thread_poll_more(stream_thread *thread);
+
+/* Processes the polled batch. With `may_wait` (not from a rebalance callback, which must not
+ * poll), a task that must wait for one of its inputs stops, the thread polls more into the same
+ * batch, and processing resumes where it stopped (input_wait_continues bounds the wait). */
+static eddy_err thread_process_batch_waiting(stream_thread *thread, bool may_wait)
+{
+    int64_t idle_ms = thread->app->sc.max_task_idle_ms, idle_until_ms = -1;
+    bool force = !may_wait || idle_ms < 0;
+    for (uint32_t i = 0; i < thread->task_count; i++)
+        for (uint32_t q = 0; q < thread->tasks[i]->queue_count; q++)
+            thread->tasks[i]->queues[q].caught_up = false;
     eddy_err err = EDDY_OK;
-    for (uint32_t i = 0; i < thread->task_count && err == EDDY_OK; i++) {
-        err = task_drain(thread, thread->tasks[i]);
-        if (err != EDDY_OK) {
-            char message[APP_ERROR_MAX];
-            snprintf(message, sizeof message, "%s", eddy_last_error());
-            thread->failed = true;
-            app_fail(thread->app, err, message);
-        }
+    for (;;) {
+        bool waiting = false;
+        for (uint32_t i = 0; i < thread->task_count && err == EDDY_OK; i++)
+            err = task_drain(thread, thread->tasks[i], force, idle_ms > 0, &waiting);
+        if (err != EDDY_OK || !waiting)
+            break;
+        if (!input_wait_continues(thread, &idle_until_ms))
+            force = true;
+        else
+            err = thread_poll_more(thread); /* a rebalance in it may process and reset the batch */
+    }
+    if (err != EDDY_OK && !thread->failed) {
+        char message[APP_ERROR_MAX];
+        snprintf(message, sizeof message, "%s", eddy_last_error());
+        thread->failed = true;
+        app_fail(thread->app, err, message);
     }
     for (uint32_t i = 0; i < thread->task_count; i++)
         for (uint32_t q = 0; q < thread->tasks[i]->queue_count; q++)
@@ -1167,6 +1244,32 @@ static eddy_err thread_process_batch(stream_thread *thread)
     thread->batch_count = 0;
     thread->arena.len = 0;
     return err;
+}
+
+static eddy_err thread_process_batch(stream_thread *thread)
+{
+    return thread_process_batch_waiting(thread, false);
+}
+
+/* Polls more records into the batch for a task waiting for an input: waits up to
+ * INPUT_WAIT_POLL_MS for the first, then takes what is there, within the batch's room. */
+static eddy_err thread_poll_more(stream_thread *thread)
+{
+    int timeout = INPUT_WAIT_POLL_MS;
+    for (uint32_t polled = 0; polled < BATCH_RECORDS_MAX && !thread->failed &&
+                              thread->batch_count < BATCH_RECORDS_MAX;
+         polled++) {
+        eddy_record rec;
+        eddy_err err = eddy__consumer_poll(thread->consumer, timeout, &rec);
+        if (err == EDDY_ERR_TIMED_OUT)
+            return EDDY_OK;
+        if (err == EDDY_OK)
+            err = batch_add(thread, &rec);
+        if (err != EDDY_OK)
+            return err;
+        timeout = 0;
+    }
+    return EDDY_OK;
 }
 
 /* Polls up to a batch: waits up to poll.ms for the first record, then takes what is there. */
@@ -1255,7 +1358,7 @@ static void *stream_thread_main(void *arg)
         if (err != EDDY_OK) {
             thread_error(thread, err, "polling");
         } else {
-            err = thread_process_batch(thread);
+            err = thread_process_batch_waiting(thread, true);
             if (err == EDDY_OK)
                 err = thread_punctuate(thread);
             if (err == EDDY_OK)

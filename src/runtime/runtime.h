@@ -26,6 +26,7 @@ typedef struct eddy__streams_config {
     const eddy_serde *default_value_serde; /* default.value.serde (bytes) */
     eddy_store_kind default_store;         /* default.dsl.store (rocksDB) */
     int64_t poll_ms;                       /* poll.ms (100) */
+    int64_t max_task_idle_ms;              /* max.task.idle.ms (0; -1: never wait) */
     eddy__timestamp_mode timestamp_mode;   /* default.timestamp.extractor */
 } eddy__streams_config;
 
