@@ -48,6 +48,8 @@
  * snapshot; inner's side behaves as inner's iterators do (live for the memory store). Opening
  * an iterator costs a walk of all entries and a sort of the ones in bounds: fine for the scans
  * of a stream task over a cache of modest size, and simple enough to be obviously correct.
+ * An empty cache (always so with max_bytes 0) has nothing to merge: its iterators are inner's,
+ * opened there directly (store.c's pass-through layers).
  *
  * close does not flush (as eddy_kv_store_close documents for every store): dirty entries are
  * dropped, like any change made after the last commit, which the runtime reprocesses. */
@@ -725,6 +727,14 @@ static cache_iter *cache_iter_snapshot(const cache_store *s, const eddy__kv_boun
     return it;
 }
 
+/* With nothing cached (always so without a budget) an iterator is inner's own: the public
+ * functions then open it on inner directly. */
+static eddy_kv_store *cache_iter_inner(void *self)
+{
+    cache_store *s = self;
+    return s->count == 0 ? s->inner : NULL;
+}
+
 static eddy_err cache_iter_open(void *self, const eddy__kv_bounds *bounds,
                                 const eddy__kv_iter_ops **iter_ops, void **iter)
 {
@@ -755,6 +765,7 @@ static const eddy__kv_store_ops cache_ops = {
     .approximate_count = cache_approximate_count,
     .flush = cache_flush,
     .close = cache_close,
+    .iter_inner = cache_iter_inner,
 };
 
 eddy_err eddy__kv_store_cached(eddy_kv_store *inner, size_t max_bytes, eddy_kv_store **out)

@@ -18,10 +18,6 @@ typedef struct expiry_view {
     bool outer_cached;
 } expiry_view;
 
-typedef struct expiry_iter {
-    eddy_kv_iter *iter;
-} expiry_iter;
-
 static eddy_err view_get(void *self, eddy_slice key, eddy_slice *value)
 {
     return eddy_kv_get(((expiry_view *)self)->inner, key, value);
@@ -42,35 +38,23 @@ static eddy_err view_remove(void *self, eddy_slice key)
     return eddy_kv_delete(v->inner, key);
 }
 
-static eddy_err view_iter_next(void *iter, eddy_slice *key, eddy_slice *value)
+/* Deletes a batch of keys: forgets their clean cache entries, then removes them from inner in
+ * one call (the memory store overlaps the removals' cache misses). */
+static eddy_err view_remove_many(void *self, const eddy_slice *keys, size_t count)
 {
-    return eddy_kv_iter_next(((expiry_iter *)iter)->iter, key, value);
+    expiry_view *v = self;
+    for (size_t i = 0; i < count && v->outer_cached; i++)
+        eddy__kv_store_cached_forget(v->outer, keys[i]);
+    return eddy__kv_delete_many(v->inner, keys, count);
 }
 
-static void view_iter_destroy(void *iter)
-{
-    eddy_kv_iter_destroy(((expiry_iter *)iter)->iter);
-    eddy__free(iter);
-}
-
-static const eddy__kv_iter_ops view_iter_ops = {view_iter_next, view_iter_destroy};
-
+/* inner's iterator, listed on the view as well as on inner: the view does not own inner, so
+ * closing the view must still end it (a pass-through layer of store.c would list it on inner
+ * only). */
 static eddy_err view_iter_open(void *self, const eddy__kv_bounds *bounds,
                                const eddy__kv_iter_ops **ops, void **out)
 {
-    expiry_view *v = self;
-    expiry_iter *it = eddy__calloc(1, sizeof *it);
-    if (!it)
-        return eddy__fail(EDDY_ERR_NO_MEMORY, "store '%s': out of memory opening an iterator",
-                          eddy_kv_store_name(v->outer));
-    eddy_err err = eddy__kv_iter_open_bounds(v->inner, bounds, &it->iter);
-    if (err != EDDY_OK) {
-        eddy__free(it);
-        return err;
-    }
-    *ops = &view_iter_ops;
-    *out = it;
-    return EDDY_OK;
+    return eddy__kv_iter_open_passthrough(((expiry_view *)self)->inner, bounds, ops, out);
 }
 
 static eddy_err view_count(void *self, uint64_t *count)
@@ -97,6 +81,7 @@ static const eddy__kv_store_ops view_ops = {
     .approximate_count = view_count,
     .flush = view_flush,
     .close = view_close,
+    .remove_many = view_remove_many,
 };
 
 eddy_err eddy__kv_store_expiry_view(eddy_kv_store *outer, bool outer_cached, eddy_kv_store *inner,

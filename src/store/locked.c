@@ -349,7 +349,11 @@ eddy_err eddy__kv_store_locked(eddy_kv_store *inner, eddy_kv_store **out)
     s->inner = inner;
     atomic_init(&s->threads, NULL);
     eddy_err err = eddy__kv_store_wrap(eddy_kv_store_name(inner), &locked_ops, s, out);
-    if (err != EDDY_OK) {
+    if (err == EDDY_OK) {
+        /* Threads open iterators on this store at once; inner's are opened and destroyed under
+         * inner_mutex, so inner's list needs no lock of its own. */
+        eddy__kv_store_concurrent(*out);
+    } else {
         pthread_mutex_destroy(&s->inner_mutex); /* not locked_close: the caller keeps inner */
         pthread_rwlock_destroy(&s->lock);
         eddy__free(s);

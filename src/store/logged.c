@@ -2,7 +2,8 @@
  * and delete is applied to the inner store and then handed to a log function, which the runtime
  * points at the store's changelog topic. Restoring a store replays that log, so the log must
  * see every change the inner store made, in the order it made them; reads, scans, counts and
- * flushes need nothing from the log and go straight to the inner store.
+ * flushes need nothing from the log and go straight to the inner store (an iterator of the
+ * logged store is opened on the inner store itself: store.c's pass-through layers).
  *
  * The inner store is written first, as Kafka does: a change the log refused fails the call
  * (the runtime then treats the task as failed and restores it), while a change the inner store
@@ -125,7 +126,13 @@ static void logged_close(void *self)
 
 /* ---- Iterators ------------------------------------------------------------------------------- */
 
-/* Reads are not logged: the inner store's iterator is the logged store's. */
+/* Reads are not logged: the inner store's iterator is the logged store's. The public functions
+ * open it on inner directly (logged_iter_inner); logged_iter_open serves a direct call. */
+static eddy_kv_store *logged_iter_inner(void *self)
+{
+    return ((logged_store *)self)->inner;
+}
+
 static eddy_err logged_iter_open(void *self, const eddy__kv_bounds *bounds,
                                  const eddy__kv_iter_ops **iter_ops, void **iter)
 {
@@ -140,6 +147,7 @@ static const eddy__kv_store_ops logged_ops = {
     .approximate_count = logged_approximate_count,
     .flush = logged_flush,
     .close = logged_close,
+    .iter_inner = logged_iter_inner,
 };
 
 eddy_err eddy__kv_store_logged(eddy_kv_store *inner, eddy__kv_log_fn log, void *opaque,

@@ -78,7 +78,11 @@
  * values, which stay valid whatever the store does until the iterator's next call, and empty
  * values when the bounds say keys_only (a scan of the leaves alone, for retention). The store
  * keeps its last destroyed iterator, buffers and all, for the next one: window, session and
- * join stores open one per record. */
+ * join stores open one per record.
+ *
+ * Removing many keys (remove_many, retention's batches) pipelines them: each key's slot and
+ * entry are fetched a few keys before its removal, so that the cache misses of several removals
+ * overlap instead of following one another. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1394,12 +1398,12 @@ static eddy_err mem_put(void *self, eddy_slice key, eddy_slice value)
     return mem_put_lookup(s, key, value);
 }
 
-static eddy_err mem_remove(void *self, eddy_slice key)
+/* Removes key, whose hash is given, when present. */
+static void mem_remove_hashed(mem_store *s, uint64_t hash, eddy_slice key)
 {
-    mem_store *s = self;
-    mem_slot *slot = slot_find(s, key_hash(s->seed, key.data, key.len), key.data, key.len);
+    mem_slot *slot = slot_find(s, hash, key.data, key.len);
     if (!slot)
-        return EDDY_OK;
+        return;
     mem_entry *e = slot->entry;
     if (e->pending)
         pending_remove(s, e);
@@ -1409,6 +1413,58 @@ static eddy_err mem_remove(void *self, eddy_slice key)
     s->count--;
     s->version++;
     entry_free(e);
+}
+
+static eddy_err mem_remove(void *self, eddy_slice key)
+{
+    mem_store *s = self;
+    mem_remove_hashed(s, key_hash(s->seed, key.data, key.len), key);
+    return EDDY_OK;
+}
+
+/* Starts fetching the entry of the first slot in hash's probe run that carries hash (most
+ * likely key's; its slot line was fetched earlier), without comparing keys: the comparison would
+ * wait for the very entry being fetched. */
+static void entry_prefetch(const mem_store *s, uint64_t hash)
+{
+    for (size_t i = hash & s->slot_mask;; i = (i + 1) & s->slot_mask) {
+        const mem_slot *slot = &s->slots[i];
+        if (!slot->entry)
+            return;
+        if (slot->hash == hash) {
+            __builtin_prefetch(slot->entry);
+            return;
+        }
+    }
+}
+
+/* Removing a key from a large store waits for two cache misses in series (its slot, then its
+ * entry, which the key comparison and the tree need), and one removal after another waits for
+ * each. Retention removes keys in batches, so this pipeline overlaps them: key i's slot line
+ * (and the next, which the removal's backward shift reads) is fetched when i is hashed, its
+ * entry MEM_REMOVE_AHEAD / 2 keys later, and it is removed MEM_REMOVE_AHEAD keys later.
+ * Removals move slots but never entries, so a fetched line is at worst useless, never wrong. */
+#define MEM_REMOVE_AHEAD 16
+
+static eddy_err mem_remove_many(void *self, const eddy_slice *keys, size_t count)
+{
+    mem_store *s = self;
+    uint64_t hashes[MEM_REMOVE_AHEAD];
+    /* Removal first: key i's hash takes the ring place of key i - MEM_REMOVE_AHEAD. */
+    for (size_t i = 0; i < count + MEM_REMOVE_AHEAD; i++) {
+        size_t due = i - MEM_REMOVE_AHEAD, half = i - MEM_REMOVE_AHEAD / 2;
+        if (i >= MEM_REMOVE_AHEAD && due < count)
+            mem_remove_hashed(s, hashes[due % MEM_REMOVE_AHEAD], keys[due]);
+        if (i >= MEM_REMOVE_AHEAD / 2 && half < count)
+            entry_prefetch(s, hashes[half % MEM_REMOVE_AHEAD]);
+        if (i < count) {
+            uint64_t hash = key_hash(s->seed, keys[i].data, keys[i].len);
+            hashes[i % MEM_REMOVE_AHEAD] = hash;
+            /* and the next slot: the removal shifts the rest of the probe run back */
+            __builtin_prefetch(&s->slots[hash & s->slot_mask]);
+            __builtin_prefetch(&s->slots[(hash + 1) & s->slot_mask]);
+        }
+    }
     return EDDY_OK;
 }
 
@@ -1729,6 +1785,7 @@ static const eddy__kv_store_ops mem_ops = {
     .approximate_count = mem_approximate_count,
     .flush = mem_flush,
     .close = mem_close,
+    .remove_many = mem_remove_many,
 };
 
 eddy_err eddy_kv_store_open_memory(const char *name, eddy_kv_store **out)

@@ -5,7 +5,16 @@
  * Every store keeps its open iterators in a doubly linked list. Closing the store destroys each
  * iterator's implementation half first (a RocksDB iterator must go before its database) and
  * leaves the public half as an ended shell, which eddy_kv_iter_next() reports as EDDY_ERR_STATE
- * and eddy_kv_iter_destroy() frees. This is Kafka Streams' "close open iterators on close". */
+ * and eddy_kv_iter_destroy() frees. This is Kafka Streams' "close open iterators on close".
+ *
+ * Pass-through layers. A decorator whose iterator would only hand out an inner store's (the
+ * changelog, an empty cache) says so through its iter_inner operation, and the iterator is then
+ * opened on the innermost such store and listed there: a scan of the runtime's stack (cache,
+ * changelog, memory) costs one iterator, not three, each with its allocation, its lock and an
+ * indirect call per step. Closing the outer store still ends it: a decorator that passes its
+ * iterators through owns the inner store and closes it. A store also keeps the public half of
+ * its last destroyed iterator for the next one (window, session and join lookups open one per
+ * record). */
 #include "store/store.h"
 
 #include <pthread.h>
@@ -20,9 +29,13 @@ struct eddy_kv_store {
     const eddy__kv_store_ops *ops;
     void *self;
     eddy_kv_iter *iterators; /* open iterators, most recent first */
-    /* Guards the list: a store that is safe for several threads (the locked decorator of a
-     * global store) has iterators opened and destroyed on several threads at once. */
+    /* Guards the list when `concurrent`: a store that is safe for several threads (the locked
+     * decorator of a global store) has iterators opened and destroyed on several threads at
+     * once. Any other store is used by one thread at a time (include/eddy/store.h), and its
+     * scans, one per record in window, session and join lookups, skip the lock. */
     pthread_mutex_t iterators_lock;
+    bool concurrent;
+    eddy_kv_iter *spare; /* a destroyed iterator's public half, for the next (under the lock) */
     char *name;
 };
 
@@ -77,6 +90,23 @@ eddy_err eddy__kv_store_wrap(const char *name, const eddy__kv_store_ops *ops, vo
     return EDDY_OK;
 }
 
+void eddy__kv_store_concurrent(eddy_kv_store *store)
+{
+    store->concurrent = true;
+}
+
+static void iterators_lock(eddy_kv_store *store)
+{
+    if (store->concurrent)
+        pthread_mutex_lock(&store->iterators_lock);
+}
+
+static void iterators_unlock(eddy_kv_store *store)
+{
+    if (store->concurrent)
+        pthread_mutex_unlock(&store->iterators_lock);
+}
+
 void *eddy__kv_store_self(const eddy_kv_store *store)
 {
     return store ? store->self : NULL;
@@ -104,6 +134,7 @@ void eddy_kv_store_close(eddy_kv_store *store)
         it->prev = it->next = NULL;
     }
     store->ops->close(store->self);
+    eddy__free(store->spare);
     pthread_mutex_destroy(&store->iterators_lock);
     eddy__free(store->name);
     eddy__free(store);
@@ -187,29 +218,63 @@ eddy_err eddy_kv_flush(eddy_kv_store *store)
 
 /* ---- Iteration --------------------------------------------------------------------------- */
 
+/* The store an iterator of `store` is opened on: the innermost of the pass-through layers (see
+ * the file comment). The chain ends: each layer's inner store is a different, owned store. */
+static eddy_kv_store *iter_home(eddy_kv_store *store)
+{
+    for (;;) {
+        eddy_kv_store *inner = store->ops->iter_inner ? store->ops->iter_inner(store->self) : NULL;
+        if (!inner)
+            return store;
+        EDDY_ASSERT(inner != store);
+        store = inner;
+    }
+}
+
+/* Links `it` (ops and self set) into home's list, taking home's spare public half when `it` is
+ * NULL; returns the linked iterator, or NULL when there was no spare. */
+static eddy_kv_iter *iter_link(eddy_kv_store *home, eddy_kv_iter *it,
+                               const eddy__kv_iter_ops *ops, void *self)
+{
+    iterators_lock(home);
+    if (!it) {
+        it = home->spare;
+        home->spare = NULL;
+    }
+    if (it) {
+        *it = (eddy_kv_iter){.ops = ops, .self = self, .store = home, .next = home->iterators};
+        if (home->iterators)
+            home->iterators->prev = it;
+        home->iterators = it;
+    }
+    iterators_unlock(home);
+    return it;
+}
+
 /* Opens an iterator over bounds; empty says the range holds no key whatever the store holds, so
  * no implementation iterator is made. */
 static eddy_err iter_open(eddy_kv_store *store, const eddy__kv_bounds *bounds, int empty,
                           eddy_kv_iter **out)
 {
-    eddy_kv_iter *it = eddy__calloc(1, sizeof(*it));
-    if (!it)
-        return eddy__fail(EDDY_ERR_NO_MEMORY, "store '%s': out of memory opening an iterator",
-                          store->name);
+    eddy_kv_store *home = iter_home(store);
+    const eddy__kv_iter_ops *ops = NULL;
+    void *self = NULL;
     if (!empty) {
-        eddy_err err = store->ops->iter_open(store->self, bounds, &it->ops, &it->self);
-        if (err != EDDY_OK) {
-            eddy__free(it);
+        eddy_err err = home->ops->iter_open(home->self, bounds, &ops, &self);
+        if (err != EDDY_OK)
             return err;
-        }
     }
-    it->store = store;
-    pthread_mutex_lock(&store->iterators_lock);
-    it->next = store->iterators;
-    if (store->iterators)
-        store->iterators->prev = it;
-    store->iterators = it;
-    pthread_mutex_unlock(&store->iterators_lock);
+    eddy_kv_iter *it = iter_link(home, NULL, ops, self);
+    if (!it) {
+        eddy_kv_iter *fresh = eddy__calloc(1, sizeof(*fresh));
+        if (!fresh) {
+            if (ops)
+                ops->destroy(self);
+            return eddy__fail(EDDY_ERR_NO_MEMORY,
+                              "store '%s': out of memory opening an iterator", store->name);
+        }
+        it = iter_link(home, fresh, ops, self);
+    }
     *out = it;
     return EDDY_OK;
 }
@@ -312,19 +377,43 @@ void eddy_kv_iter_destroy(eddy_kv_iter *iter)
 {
     if (!iter)
         return;
-    if (iter->store) {
-        if (iter->ops)
-            iter->ops->destroy(iter->self);
-        pthread_mutex_lock(&iter->store->iterators_lock);
-        if (iter->prev)
-            iter->prev->next = iter->next;
-        else
-            iter->store->iterators = iter->next;
-        if (iter->next)
-            iter->next->prev = iter->prev;
-        pthread_mutex_unlock(&iter->store->iterators_lock);
+    eddy_kv_store *store = iter->store;
+    if (!store) { /* ended by the store's close: the shell alone is left */
+        eddy__free(iter);
+        return;
     }
-    eddy__free(iter);
+    if (iter->ops)
+        iter->ops->destroy(iter->self);
+    iterators_lock(store);
+    if (iter->prev)
+        iter->prev->next = iter->next;
+    else
+        store->iterators = iter->next;
+    if (iter->next)
+        iter->next->prev = iter->prev;
+    eddy_kv_iter *unkept = store->spare ? iter : NULL;
+    if (!unkept)
+        store->spare = iter;
+    iterators_unlock(store);
+    eddy__free(unkept);
+}
+
+eddy_err eddy__kv_delete_many(eddy_kv_store *store, const eddy_slice *keys, size_t count)
+{
+    EDDY_ASSERT(store && (keys || count == 0));
+    /* The implementation gets checked keys only; any other goes the one-by-one way, which
+     * reports a null key and ignores one too long to be stored. */
+    bool checked = store->ops->remove_many != NULL;
+    for (size_t i = 0; i < count && checked; i++)
+        checked = keys[i].data && keys[i].len <= EDDY_KV_KEY_BYTES_MAX;
+    if (checked)
+        return count ? store->ops->remove_many(store->self, keys, count) : EDDY_OK;
+    for (size_t i = 0; i < count; i++) {
+        eddy_err err = eddy_kv_delete(store, keys[i]);
+        if (err != EDDY_OK)
+            return err;
+    }
+    return EDDY_OK;
 }
 
 eddy_err eddy__kv_iter_open_bounds(eddy_kv_store *store, const eddy__kv_bounds *bounds,

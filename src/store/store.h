@@ -48,7 +48,18 @@ typedef struct eddy__kv_iter_ops {
 /* An implementation's store operations; self is the pointer given to eddy__kv_store_wrap.
  * get returns EDDY_ERR_NOT_FOUND without a message for an absent key, and sets *value to a null
  * slice whenever it does not return EDDY_OK. iter_open sets *iter_ops and *iter on success.
- * close frees self (its iterators are already destroyed). */
+ * close frees self (its iterators are already destroyed).
+ *
+ * iter_inner (may be NULL) is for decorators whose iterators would only pass an inner store's
+ * through unchanged (the changelog always, the cache while it holds nothing): it returns that
+ * inner store, or NULL when this store must open its own iterator. The public functions then
+ * open the iterator on the inner store directly (one iterator instead of one per layer), and it
+ * is listed, and ended, there: so only a decorator that owns the inner store (closing it closes
+ * inner) may return it.
+ *
+ * remove_many (may be NULL: the public function removes the keys one by one) removes several
+ * keys, each as remove would, and may overlap the memory accesses of one key's removal with the
+ * next ones' (the bulk deletes of retention). On failure some keys may be removed already. */
 typedef struct eddy__kv_store_ops {
     eddy_err (*get)(void *self, eddy_slice key, eddy_slice *value);
     eddy_err (*put)(void *self, eddy_slice key, eddy_slice value);
@@ -58,6 +69,8 @@ typedef struct eddy__kv_store_ops {
     eddy_err (*approximate_count)(void *self, uint64_t *count);
     eddy_err (*flush)(void *self);
     void (*close)(void *self);
+    eddy_kv_store *(*iter_inner)(void *self);
+    eddy_err (*remove_many)(void *self, const eddy_slice *keys, size_t count);
 } eddy__kv_store_ops;
 
 /* Makes a public store of an implementation. name (copied) must already be valid. On success
@@ -143,10 +156,20 @@ eddy_err eddy__kv_store_expiry_view(eddy_kv_store *outer, bool outer_cached, edd
 eddy_err eddy__kv_iter_open_passthrough(eddy_kv_store *inner, const eddy__kv_bounds *bounds,
                                         const eddy__kv_iter_ops **iter_ops, void **iter);
 
+/* Deletes `count` keys (non-null slices; bytes borrowed for the call) from `store`, as
+ * eddy_kv_delete would one by one, through the store's remove_many when it has one (retention's
+ * batches). Stops at the first failure, which is returned; keys before it may be deleted. */
+eddy_err eddy__kv_delete_many(eddy_kv_store *store, const eddy_slice *keys, size_t count);
+
 /* Opens an iterator over `store` with already checked bounds (for decorators that forward
  * their iterators). */
 eddy_err eddy__kv_iter_open_bounds(eddy_kv_store *store, const eddy__kv_bounds *bounds,
                                    eddy_kv_iter **out);
+
+/* Makes the list of a store's open iterators safe for opening and destroying iterators on several
+ * threads at once (by default a store is used by one thread at a time, and the list is not
+ * locked). For the locked decorator's store; call before the store is shared. */
+void eddy__kv_store_concurrent(eddy_kv_store *store);
 
 /* Serializes access to `inner` with a readers-writer lock, for a global store that one thread
  * writes while others read. Iterators hold the read lock until destroyed. Ownership as logged. */

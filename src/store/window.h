@@ -120,7 +120,8 @@ eddy_err eddy__session_find(eddy_kv_store *store, eddy_slice key, int64_t earlie
 
 /* Deletes every window whose start (dups: timestamp) is < before_ms, or every session whose end
  * is < before_ms (session = true). Returns how many were deleted through *deleted (may be
- * NULL; on failure, how many were deleted before it). Cost: one scan of the whole store (keys
+ * NULL; on failure, how many the batches before the failing one deleted: some of the failing
+ * batch's may be gone too). Cost: one scan of the whole store (keys
  * are ordered by record key first), so the caller should not call it on every record.
  * Deletions are made in batches of up to 1024 keys between scans (never while an iterator is
  * open), so that it works over live, snapshot and locking iterators alike. EDDY_ERR_CORRUPT

@@ -1105,6 +1105,108 @@ static eddy_kv_store *open_locked(eddy_kv_store *inner)
     return s;
 }
 
+/* ---- Pass-through iterators (store.c) --------------------------------------------------------- */
+
+/* The runtime's stack, an empty cache over a change log over memory, opens one iterator (on the
+ * memory store) per scan; closing the outer store still ends it, and public halves kept for
+ * reuse are neither leaked nor shared between live iterators. */
+TEST(passthrough_iterators_end_when_the_outer_store_closes)
+{
+    recorder r = {0};
+    eddy_kv_store *inner = open_memory("pass");
+    eddy_kv_store *cached = open_cached(open_logged(inner, &r), 0);
+    EXPECT_OK(eddy_kv_put(cached, S("a"), S("1")));
+    EXPECT_OK(eddy_kv_put(cached, S("b"), S("2")));
+    EXPECT_OK(eddy_kv_put(cached, S("c"), S("3")));
+    char text[256];
+    for (int i = 0; i < 3; i++) /* each reuses the last one's public half */
+        EXPECT_STREQ(range_text(cached, S("b"), S("c"), 0, text, sizeof(text)), "b=2 c=3");
+    eddy_kv_iter *first = NULL, *second = NULL;
+    EXPECT_OK(eddy_kv_all(cached, &first));
+    EXPECT_OK(eddy_kv_reverse_all(cached, &second));
+    EXPECT_TRUE(first != second);
+    eddy_slice k, v;
+    EXPECT_OK(eddy_kv_iter_next(first, &k, &v));
+    EXPECT_MEMEQ(k.data, k.len, "a", 1);
+    EXPECT_OK(eddy_kv_iter_next(second, &k, &v));
+    EXPECT_MEMEQ(k.data, k.len, "c", 1);
+    eddy_kv_iter_destroy(second);
+    EXPECT_OK(eddy_kv_iter_next(first, &k, &v)); /* unaffected by the other's end */
+    EXPECT_MEMEQ(k.data, k.len, "b", 1);
+    eddy_kv_store_close(cached); /* closes the log and the memory store under it */
+    EXPECT_ERR(eddy_kv_iter_next(first, &k, &v), EDDY_ERR_STATE);
+    eddy_kv_iter_destroy(first);
+    recorder_free(&r);
+}
+
+/* A cache holding entries merges them with inner's iterator (no pass-through); once it has
+ * flushed them away as clean entries it still merges, and a budget of 0 never holds any. */
+TEST(passthrough_only_while_the_cache_holds_nothing)
+{
+    recorder r = {0};
+    eddy_kv_store *inner = open_memory("pass");
+    eddy_kv_store *cached = open_cached(open_logged(inner, &r), 4096);
+    EXPECT_OK(eddy_kv_put(cached, S("a"), S("1")));
+    char text[256];
+    EXPECT_STREQ(all_text(cached, text, sizeof(text)), "a=1");
+    EXPECT_STREQ(all_text(inner, text, sizeof(text)), "");
+    EXPECT_OK(eddy_kv_delete(cached, S("a")));
+    EXPECT_OK(eddy_kv_put(inner, S("b"), S("2")));
+    EXPECT_STREQ(all_text(cached, text, sizeof(text)), "b=2");
+    EXPECT_OK(eddy_kv_flush(cached));
+    EXPECT_OK(eddy_kv_put(cached, S("c"), S("3")));
+    EXPECT_STREQ(all_text(cached, text, sizeof(text)), "b=2 c=3");
+    eddy_kv_store_close(cached);
+    recorder_free(&r);
+}
+
+/* eddy__kv_delete_many on the memory store (its pipelined remove_many): keys in the tree and
+ * keys still pending, absent keys and a key given twice, inline and out-of-slot values. */
+TEST(memory_delete_many)
+{
+    eddy_kv_store *st = open_memory("many");
+    char key[32], value[80];
+    memset(value, 'v', sizeof(value));
+    for (int i = 0; i < 6000; i++) {
+        if (i == 3000) { /* the first half into the tree, the rest pending */
+            eddy_kv_iter *it;
+            EXPECT_OK(eddy_kv_all(st, &it));
+            eddy_slice k, v;
+            EXPECT_OK(eddy_kv_iter_next(it, &k, &v));
+            eddy_kv_iter_destroy(it);
+        }
+        snprintf(key, sizeof(key), "key%05d", (i * 7919) % 6000);
+        EXPECT_OK(eddy_kv_put(st, S(key), (eddy_slice){value, (size_t)(i % 3 ? 4 : 60)}));
+    }
+    static char names[4100][32];
+    static eddy_slice keys[4100];
+    size_t n = 0;
+    for (int i = 0; i < 6000; i += 2) { /* ascending, as retention's batches */
+        snprintf(names[n], sizeof(names[n]), "key%05d", i);
+        keys[n] = S(names[n]);
+        n++;
+    }
+    snprintf(names[n], sizeof(names[n]), "absent");
+    keys[n] = S(names[n]);
+    n++;
+    keys[n++] = keys[10]; /* twice */
+    EXPECT_OK(eddy__kv_delete_many(st, keys, n));
+    uint64_t count = 0;
+    EXPECT_OK(eddy_kv_approximate_count(st, &count));
+    EXPECT_EQ(count, 3000);
+    for (int i = 0; i < 6000; i++) {
+        snprintf(key, sizeof(key), "key%05d", i);
+        eddy_slice v;
+        if (i % 2)
+            EXPECT_OK(eddy_kv_get(st, S(key), &v));
+        else
+            EXPECT_ERR(eddy_kv_get(st, S(key), &v), EDDY_ERR_NOT_FOUND);
+    }
+    EXPECT_OK(eddy__kv_memory_check(st));
+    EXPECT_OK(eddy__kv_delete_many(st, keys, 0));
+    eddy_kv_store_close(st);
+}
+
 TEST(locked_forwards_every_operation)
 {
     eddy_kv_store *s = open_locked(open_memory("global"));

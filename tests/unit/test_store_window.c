@@ -934,6 +934,78 @@ TEST(decorators)
     }
 }
 
+/* ---- Expiry through the runtime's stack and its expiry view ---------------------------------- */
+
+/* Counts the changes a change log is given, and applies them to a replica (the restored store
+ * of a restart reads the same changes back). */
+typedef struct change_count {
+    uint64_t changes;
+    eddy_kv_store *replica;
+} change_count;
+
+static eddy_err count_change(void *opaque, eddy_slice key, eddy_slice value)
+{
+    change_count *c = opaque;
+    c->changes++;
+    return eddy_kv_put(c->replica, key, value); /* a null value deletes */
+}
+
+/* Expires windows of a store in cache -> changelog -> memory through an expiry view: nothing is
+ * logged, clean cache entries go, a dirty one stays to be flushed (and logged) at the next
+ * commit; a store restored from the change log expires the same windows. */
+static void expire_through_view(size_t cache_bytes)
+{
+    change_count log = {0};
+    eddy_kv_store *inner = NULL, *logged = NULL, *cached = NULL, *view = NULL;
+    EXPECT_OK(eddy_kv_store_open_memory("view", &inner));
+    EXPECT_OK(eddy_kv_store_open_memory("replica", &log.replica));
+    EXPECT_OK(eddy__kv_store_logged(inner, count_change, &log, &logged));
+    EXPECT_OK(eddy__kv_store_cached(logged, cache_bytes, &cached));
+    EXPECT_OK(eddy__kv_store_expiry_view(cached, true, inner, &view));
+    for (int i = 0; i < 3000; i++) { /* 30 keys, windows 0..99 */
+        char key[16];
+        snprintf(key, sizeof(key), "k%d", i % 30);
+        EXPECT_OK(eddy__window_put(cached, S(key), i / 30, S("v")));
+    }
+    EXPECT_OK(eddy_kv_flush(cached));
+    EXPECT_OK(eddy__window_put(cached, S("k3"), 10, S("late"))); /* dirty in a cache */
+    uint64_t logged_before = log.changes, deleted = 0;
+    EXPECT_OK(eddy__window_expire(view, false, false, 60, &deleted));
+    EXPECT_EQ(deleted, 1800);
+    EXPECT_EQ(log.changes, logged_before); /* expiry logs nothing */
+    EXPECT_EQ(count_entries(inner), 1200);
+    eddy_slice v;
+    if (cache_bytes) {
+        EXPECT_OK(eddy__window_get(cached, S("k3"), 10, &v)); /* kept to be flushed */
+        EXPECT_MEMEQ(v.data, v.len, "late", 4);
+        EXPECT_OK(eddy_kv_flush(cached));
+        EXPECT_EQ(log.changes, logged_before + 1);
+        EXPECT_EQ(count_entries(inner), 1201); /* back until the next expiry */
+    }
+    EXPECT_ERR(eddy__window_get(cached, S("k4"), 10, &v), EDDY_ERR_NOT_FOUND);
+    EXPECT_OK(eddy__window_get(cached, S("k4"), 60, &v));
+
+    /* The next round drops the flushed window again. A store restored from the log (every
+     * change, none of expiry's) then expires to the same entries. */
+    EXPECT_OK(eddy__window_expire(view, false, false, 60, &deleted));
+    EXPECT_EQ(deleted, (uint64_t)(cache_bytes ? 1 : 0));
+    EXPECT_OK(eddy__window_expire(log.replica, false, false, 60, &deleted));
+    EXPECT_EQ(deleted, 1800);
+    EXPECT_EQ(count_entries(log.replica), 1200);
+    EXPECT_EQ(count_entries(inner), 1200);
+    EXPECT_OK(eddy__kv_memory_check(inner));
+    EXPECT_OK(eddy__kv_memory_check(log.replica));
+    eddy_kv_store_close(view); /* the view owns neither store */
+    eddy_kv_store_close(cached);
+    eddy_kv_store_close(log.replica);
+}
+
+TEST(expire_through_the_expiry_view)
+{
+    expire_through_view(1 << 20);
+    expire_through_view(0);
+}
+
 /* ---- Scan cost and deletes under open iterators, seen through a probe ---------------------- */
 
 /* A decorator over a memory store that counts iterator steps and open iterators, and the
@@ -1024,7 +1096,14 @@ static void probe_close(void *self)
 }
 
 static const eddy__kv_store_ops probe_ops = {
-    probe_get, probe_put, probe_remove, probe_iter_open, probe_count, probe_flush, probe_close};
+    .get = probe_get,
+    .put = probe_put,
+    .remove = probe_remove,
+    .iter_open = probe_iter_open,
+    .approximate_count = probe_count,
+    .flush = probe_flush,
+    .close = probe_close,
+};
 
 static eddy_kv_store *probe_open(probe *p)
 {
