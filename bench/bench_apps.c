@@ -82,10 +82,16 @@ bool bench_apps_open(int argc, char **argv, const char *run_name, const char *co
         fputs(usage, stderr);
         return false;
     }
-    if (mkdir(bench_dir, 0755) != 0 && errno != EEXIST)
-        bench_die("cannot create %s: %s", bench_dir, strerror(errno));
+    bench_apps_init(bench_dir, run_name);
+    return true;
+}
+
+void bench_apps_init(const char *dir, const char *run_name)
+{
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        bench_die("cannot create %s: %s", dir, strerror(errno));
     /* A fresh directory of our own inside D: the log, the applications' state, the databases. */
-    snprintf(own_dir, sizeof(own_dir), "%s/%s-%d", bench_dir, run_name, (int)getpid());
+    snprintf(own_dir, sizeof(own_dir), "%s/%s-%d", dir, run_name, (int)getpid());
     bench_remove_tree(own_dir);
     if (mkdir(own_dir, 0755) != 0)
         bench_die("cannot create %s: %s", own_dir, strerror(errno));
@@ -96,7 +102,6 @@ bool bench_apps_open(int argc, char **argv, const char *run_name, const char *co
     if (!bench_value_pool)
         bench_die("out of memory");
     bench_fill_pattern(bench_value_pool, BENCH_CHUNK_BYTES, 3);
-    return true;
 }
 
 bool bench_apps_case(const char *name)
@@ -291,13 +296,26 @@ bench_topic_digest bench_topic_digest_of(const char *topic)
 eddy_app *bench_app_start(eddy_builder *b, const char *application_id, const char *dsl_store,
                           const char *cache_bytes)
 {
+    return bench_app_start_on(b, application_id, dsl_store, cache_bytes, NULL);
+}
+
+eddy_app *bench_app_start_on(eddy_builder *b, const char *application_id, const char *dsl_store,
+                             const char *cache_bytes, const eddy_config *backend)
+{
     char state[4200];
     snprintf(state, sizeof(state), "%s/state", bench_dir);
     eddy_config *c = eddy_config_new();
     if (!c)
         bench_die("out of memory");
     bench_check(eddy_config_set(c, "application.id", application_id), "application.id");
-    bench_check(eddy_config_set(c, "log.dir", bench_log_dir), "log.dir");
+    size_t backend_keys = backend ? eddy_config_count(backend) : 0;
+    for (size_t i = 0; i < backend_keys; i++) {
+        const char *key, *value;
+        eddy_config_at(backend, i, &key, &value);
+        bench_check(eddy_config_set(c, key, value), key);
+    }
+    if (!backend)
+        bench_check(eddy_config_set(c, "log.dir", bench_log_dir), "log.dir");
     bench_check(eddy_config_set(c, "state.dir", state), "state.dir");
     bench_check(eddy_config_set(c, "acks", "1"), "acks");
     bench_check(eddy_config_set(c, "statestore.cache.max.bytes", cache_bytes), "cache");

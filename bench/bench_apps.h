@@ -59,6 +59,11 @@ extern int64_t bench_key_count;
  * returns true; failures exit through bench_die. */
 bool bench_apps_open(int argc, char **argv, const char *run_name, const char *const *cases,
                      const char *usage);
+/* What bench_apps_open() does once the command line is parsed, for a program with a command
+ * line of its own (bench_kafka): creates `dir` and, inside it, the run's own directory
+ * "<run_name>-<pid>" (bench_dir), opens the log in it and fills the value pool. Failures exit
+ * through bench_die. End with bench_apps_close(). */
+void bench_apps_init(const char *dir, const char *run_name);
 /* Whether the case `name` runs: --case all or --case name. */
 bool bench_apps_case(const char *name);
 /* Closes the log, removes the run's directory, frees the keys and the value pool. */
@@ -172,6 +177,11 @@ void bench_topic_scan_close(bench_topic_scan *scan);
  * outlive the application. */
 eddy_app *bench_app_start(eddy_builder *b, const char *application_id, const char *dsl_store,
                           const char *cache_bytes);
+/* As bench_app_start, on the log that `backend` names instead of the run's own: its keys
+ * (bootstrap.servers and the Kafka consumer's settings, say) are set in place of log.dir.
+ * NULL: the run's log, as bench_app_start. */
+eddy_app *bench_app_start_on(eddy_builder *b, const char *application_id, const char *dsl_store,
+                             const char *cache_bytes, const eddy_config *backend);
 /* Closes (a final commit) and destroys the application. */
 void bench_app_stop(eddy_app *app);
 /* Sleeps `us` microseconds. */

@@ -11,6 +11,8 @@
 #   EDDY_BENCH_RAW    if set, the raw lines of every run are also written to this file
 #   EDDY_BENCH_SCALE  passed on to bench_streams and bench_windows: their record counts (and
 #                     bench_streams' key counts) times this (1)
+#   EDDY_BENCH_ONLY   if set, only these benchmarks run (names separated by spaces, e.g.
+#                     "bench_kafka"); the others are skipped
 #
 # Every benchmark line is "<name> key=value ...". Figures (rates, latencies, ratios, counts) are
 # the keys ending in _rps, _us, _count, ratio* or _per_sync and avg_batch; every other key names
@@ -28,9 +30,12 @@ if ! log=$(cmake --build "$build" --target eddy_bench 2>&1); then
     echo "bench.sh: building the benchmarks in $build failed" >&2
     exit 1
 fi
-for b in bench_append bench_consume bench_latency bench_store bench_streams bench_windows; do
+for b in bench_append bench_consume bench_latency bench_store bench_streams bench_windows \
+    bench_kafka; do
     [ -x "$bin/$b" ] || { echo "bench.sh: $bin/$b is missing" >&2; exit 1; }
 done
+# Whether benchmark $1 runs (EDDY_BENCH_ONLY).
+selected() { [ -z "${EDDY_BENCH_ONLY:-}" ] || [[ " $EDDY_BENCH_ONLY " == *" $1 "* ]]; }
 
 mkdir -p "$data"
 raw=$(mktemp)
@@ -83,30 +88,38 @@ for run in $(seq 1 "$runs"); do
     ours0=$(cpu_ours)
     order=""
     [ $((run % 2)) -eq 0 ] && order="--eddy-first"
-    for c in "${append_configs[@]}"; do
+    kafka_order=""
+    [ $((run % 2)) -eq 0 ] && kafka_order="--plain-first"
+    selected bench_append && for c in "${append_configs[@]}"; do
         # shellcheck disable=SC2086
         "$bin/bench_append" --dir "$data" $c $order >>"$raw"
     done
-    for c in "${consume_configs[@]}"; do
+    selected bench_consume && for c in "${consume_configs[@]}"; do
         # shellcheck disable=SC2086
         "$bin/bench_consume" --dir "$data" $c $order >>"$raw"
     done
-    for c in "${store_configs[@]}"; do
+    selected bench_store && for c in "${store_configs[@]}"; do
         # shellcheck disable=SC2086
         "$bin/bench_store" --dir "$data" $c $order >>"$raw"
     done
-    for pace in sleep spin; do
+    selected bench_latency && for pace in sleep spin; do
         "$bin/bench_latency" --dir "$data" --rate 100000 --seconds 2 --max-batch 10 \
             --pace "$pace" >>"$raw"
     done
     # Stream processing: every case of bench_streams (about a minute per run here).
     # shellcheck disable=SC2086
-    "$bin/bench_streams" --dir "$data" $order >>"$raw"
+    selected bench_streams && "$bin/bench_streams" --dir "$data" $order >>"$raw"
     # Windows and joins: every case of bench_windows (about 35 s per run here). It exits with
     # status 1 when eddy's output was wrong, after printing its figures: the table shows them,
     # and this script fails at the end.
+    if selected bench_windows; then
+        # shellcheck disable=SC2086
+        "$bin/bench_windows" --dir "$data" $order >>"$raw" || windows_failed=1
+    fi
+    # Kafka: produce and consume through the client seam vs plain librdkafka, and the count
+    # application on the mock vs on the embedded log (about 20 s per run here).
     # shellcheck disable=SC2086
-    "$bin/bench_windows" --dir "$data" $order >>"$raw" || windows_failed=1
+    selected bench_kafka && "$bin/bench_kafka" --dir "$data" $kafka_order >>"$raw"
     other=$(awk -v b0="$busy0" -v b1="$(cpu_busy)" -v o0="$ours0" -v o1="$(cpu_ours)" \
         -v ns="$(($(date +%s%N) - run_start))" -v hz="$(getconf CLK_TCK)" -v cpus="$cpus" \
         'BEGIN { o = ((b1 - b0) - (o1 - o0)) / hz; if (o < 0) o = 0
@@ -229,6 +242,25 @@ $1 == "windows" {
         note = sprintf("%s joined records; both inputs counted", get("out"))
     wrong = get("eddy_wrong_count") + 0
     printf "%-9s %-6s %-8s %-6s %9s %9s %6.2f %-15s %-6s %s\n", c, cache, get("records"), get("keys"), krps(get("eddy_rps")), krps(get("base_rps")), get("ratio"), ">= 0.25x " target_mark(get("ratio"), 0.25), wrong ? "WRONG " wrong : "0", note
+}
+$1 == "kafka" && get("step") != "count" {
+    if (!kafkaed++) {
+        printf "\nKafka client on librdkafka'"'"'s mock cluster, in process (records/s; eddy = the client seam, plain = librdkafka code doing the same work; median of the passes of a run)\n"
+        printf "%-8s %-8s %-5s %-5s %9s %9s %6s %-15s %s\n", "step", "records", "size", "parts", "eddy", "plain", "ratio", "target", "notes"
+    }
+    s = get("step"); note = get("same_config") == "yes" ? "same librdkafka properties; " : "PROPERTIES DIFFER (stderr); "
+    if (s == "produce" && get("batch") == "linger")
+        note = note sprintf("linger.ms=5: records per batch eddy %.0f, plain %.0f", get("records") / get("eddy_batch_count"), get("records") / get("base_batch_count"))
+    else if (s == "produce")
+        note = note sprintf("batches of exactly %s records (%.0f | %.0f batches)", get("batch"), get("eddy_batch_count"), get("base_batch_count"))
+    else
+        note = note sprintf("batches of %s records; first record after: eddy %.1f ms, plain %.1f ms", get("batch"), get("eddy_first_us") / 1000, get("base_first_us") / 1000)
+    printf "%-8s %-8s %-5s %-5s %9s %9s %6.2f %-15s %s\n", s, get("records"), get("size"), get("partitions"), krps(get("eddy_rps")), krps(get("base_rps")), get("ratio"), ">= 0.7x " target_mark(get("ratio"), 0.7), note
+}
+$1 == "kafka" && get("step") == "count" {
+    printf "\nCount application end to end, eddy on the mock vs on the embedded log (input records/s; no target)\n"
+    printf "%-8s %-8s %-6s %-5s %9s %9s %6s %s\n", "case", "records", "keys", "parts", "mock", "log", "ratio", "notes"
+    printf "%-8s %-8s %-6s %-5s %9s %9s %6.2f %s\n", "count", get("records"), get("keys"), get("partitions"), krps(get("mock_rps")), krps(get("log_rps")), get("ratio"), sprintf("from the first record counted: mock %s, log %s (%.2f); start-up: mock %.0f ms, log %.0f ms", krps(get("mock_counting_rps")), krps(get("log_counting_rps")), get("ratio_counting"), get("mock_start_us") / 1000, get("log_start_us") / 1000)
 }
 $1 == "latency" {
     if (!latencies++) {
