@@ -894,6 +894,44 @@ static eddy_err thread_commit(stream_thread *thread)
     return tasks_commit(thread, thread->tasks, thread->task_count);
 }
 
+/* Whether a failed commit means that the group no longer gives this member its partitions
+ * (EDDY_ERR_STATE: on Kafka the session expired, a rebalance is in progress or the generation
+ * moved on; on the embedded log a partition is no longer assigned) or that its coordinator
+ * cannot be reached for now (EDDY_ERR_TIMED_OUT). Kafka Streams treats the first as "task
+ * migrated" (close the tasks without committing, rejoin) and retries the second; under
+ * at-least-once neither loses anything: what was processed since the last commit is processed
+ * again by the partition's next owner. */
+static bool commit_refused(eddy_err err)
+{
+    return err == EDDY_ERR_STATE || err == EDDY_ERR_TIMED_OUT;
+}
+
+static eddy_err thread_subscribe(stream_thread *thread);
+
+/* After a commit the group refused: keeps going when the coordinator was only out of reach (the
+ * next commit tries again), otherwise closes every task without committing and rejoins the
+ * group, whose assignment then makes the tasks again from the committed offsets. */
+static eddy_err thread_commit_refused(stream_thread *thread, eddy_err err)
+{
+    if (err == EDDY_ERR_TIMED_OUT) {
+        EDDY_WARN("runtime", "thread %d: commit not done (%s): trying again at the next commit",
+                  thread->index, eddy_last_error());
+        return EDDY_OK;
+    }
+    EDDY_WARN("runtime",
+              "thread %d: the group refused the commit (%s): closing the thread's tasks without "
+              "committing and rejoining the group",
+              thread->index, eddy_last_error());
+    while (thread->task_count > 0) {
+        runtime_task *rt = thread->tasks[--thread->task_count];
+        EDDY_INFO("runtime", "thread %d: task %s closed", thread->index, eddy__task_id(rt->task));
+        task_destroy_with_host(rt);
+    }
+    thread->route_topic = NULL;
+    err = eddy__consumer_unsubscribe(thread->consumer);
+    return err == EDDY_OK ? thread_subscribe(thread) : err;
+}
+
 static void thread_error(stream_thread *thread, eddy_err err, const char *what)
 {
     char message[APP_ERROR_MAX];
@@ -923,7 +961,12 @@ static void thread_close_tasks_for(stream_thread *thread, const eddy_topic_parti
     }
     if (commit && n > 0 && !thread->failed) {
         eddy_err err = tasks_commit(thread, closing, n);
-        if (err != EDDY_OK)
+        if (commit_refused(err))
+            EDDY_WARN("runtime",
+                      "thread %d: the group refused the commit of the revoked tasks (%s): their "
+                      "records since the last commit will be processed again by their next owner",
+                      thread->index, eddy_last_error());
+        else if (err != EDDY_OK)
             thread_error(thread, err, "committing revoked tasks");
     }
     for (uint32_t k = 0; k < n; k++) {
@@ -1366,6 +1409,8 @@ static void *stream_thread_main(void *arg)
             if (err == EDDY_OK &&
                 eddy__now_ms() - thread->last_commit_ms >= app->sc.commit_interval_ms) {
                 err = thread_commit(thread);
+                if (commit_refused(err))
+                    err = thread_commit_refused(thread, err);
                 if (err != EDDY_OK)
                     thread_error(thread, err, "committing");
             } else if (err != EDDY_OK && !thread->failed) {
