@@ -57,6 +57,11 @@ typedef struct kafka_consumer {
     size_t view_cap;
     eddy_header *headers; /* the held record's headers */
     size_t header_cap;
+    /* part_of_message's memo: the last message's topic handle, its entry and that entry's topic
+     * string (an entry freed and remade gets a new string). */
+    const rd_kafka_topic_t *last_rkt;
+    size_t last_part;
+    const char *last_topic;
 } kafka_consumer;
 
 /* ------------------------------------------------------------------------------------------ */
@@ -83,6 +88,22 @@ static size_t part_find(const kafka_consumer *c, const char *topic, int32_t part
         if (c->parts[i].partition == partition && strcmp(c->parts[i].topic, topic) == 0)
             return i;
     return PART_NONE;
+}
+
+/* The assigned partition a message belongs to: the last one found when the message is of the
+ * same librdkafka topic handle and partition (records come in runs per partition), else a
+ * search by name. The entry found is checked, so a changed assignment cannot mislead it. */
+static size_t part_of_message(kafka_consumer *c, const rd_kafka_message_t *m)
+{
+    size_t at = c->last_part;
+    if (m->rkt == c->last_rkt && at < c->part_count && c->parts[at].partition == m->partition &&
+        c->parts[at].topic == c->last_topic)
+        return at;
+    at = part_find(c, rd_kafka_topic_name(m->rkt), m->partition);
+    c->last_rkt = m->rkt;
+    c->last_part = at;
+    c->last_topic = at != PART_NONE ? c->parts[at].topic : NULL;
+    return at;
 }
 
 static eddy_err part_assigned(const kafka_consumer *c, const char *what, const char *topic,
@@ -318,7 +339,7 @@ static eddy_err record_fill(kafka_consumer *c, const rd_kafka_message_t *m, eddy
 /* Takes a fetched record: EDDY_ERR_END when it belongs to a paused partition (put back). */
 static eddy_err record_take(kafka_consumer *c, rd_kafka_message_t *m, eddy_record *record)
 {
-    size_t at = part_find(c, rd_kafka_topic_name(m->rkt), m->partition);
+    size_t at = part_of_message(c, m);
     if (at != PART_NONE && c->parts[at].paused) {
         unread(c, m);
         return EDDY_ERR_END;
@@ -339,10 +360,15 @@ static eddy_err consumer_poll(eddy__consumer *base, int timeout_ms, eddy_record 
 {
     kafka_consumer *c = (kafka_consumer *)base;
     held_release(c);
-    int64_t deadline = eddy__monotonic_ns() + (int64_t)timeout_ms * 1000000;
+    /* The clock is read only when a message is put back (a paused partition, an error), not
+     * for every record. */
+    int64_t deadline = -1;
     for (;;) {
-        int64_t left_ms = (deadline - eddy__monotonic_ns()) / 1000000;
-        int wait_ms = timeout_ms < 0 ? -1 : left_ms > 0 ? (int)left_ms : 0;
+        int wait_ms = timeout_ms;
+        if (deadline >= 0) {
+            int64_t left_ms = (deadline - eddy__monotonic_ns()) / 1000000;
+            wait_ms = left_ms > 0 ? (int)left_ms : 0;
+        }
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, wait_ms);
         if (!m)
             return EDDY_ERR_TIMED_OUT;
@@ -354,7 +380,9 @@ static eddy_err consumer_poll(eddy__consumer *base, int timeout_ms, eddy_record 
         rd_kafka_message_destroy(m);
         if (err != EDDY_OK && err != EDDY_ERR_END)
             return err;
-        if (timeout_ms >= 0 && eddy__monotonic_ns() >= deadline)
+        if (timeout_ms >= 0 && deadline < 0)
+            deadline = eddy__monotonic_ns() + (int64_t)timeout_ms * 1000000;
+        else if (timeout_ms >= 0 && eddy__monotonic_ns() >= deadline)
             return EDDY_ERR_TIMED_OUT;
     }
 }
