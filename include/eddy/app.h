@@ -156,12 +156,47 @@ EDDY_EXPORT eddy_err eddy_app_store_get(eddy_app *app, const char *store_name, e
                                         void **value, size_t *len);
 
 /**
+ * Which instance hosts @p key of the store @p store_name (Kafka Streams'
+ * queryMetadataForKey): @p *active_host receives the application.server ("host:port") of the
+ * instance running the key's task, @p *standby_hosts (may be NULL) a comma-separated list of
+ * the instances holding standby replicas of it ("" while eddy has no standby replicas), both
+ * freed with eddy_free(); @p *partition (may be NULL) the key's partition. @p key is the
+ * serialized record key (a windowed store's key with its window, as eddy_app_store_get takes).
+ * Every instance started with `application.server` publishes its tasks on the topic
+ * `<application.id>-eddy-instances` (compacted, created at start), on the embedded log and on
+ * Kafka alike, and reads everyone's: the answer is the instance whose latest record claims the
+ * task, so it lags a rebalance by the time the new owner takes to publish (as Kafka's). Any
+ * thread.
+ * @return EDDY_OK; EDDY_ERR_NOT_FOUND when no instance claims the task yet;
+ *         EDDY_ERR_INVALID_ARGUMENT for an unknown store or a global table's; EDDY_ERR_STATE
+ *         without application.server or when neither RUNNING nor REBALANCING.
+ */
+EDDY_EXPORT eddy_err eddy_app_key_metadata(eddy_app *app, const char *store_name, eddy_slice key,
+                                           char **active_host, char **standby_hosts,
+                                           int32_t *partition);
+
+/**
+ * Every instance of the application, as text: one line per instance in server order,
+ * `<host:port> active=<task>,<task>... standby=` (tasks as "<sub-topology>_<partition>"). Freed
+ * with eddy_free(). Errors as eddy_app_key_metadata(). Any thread.
+ */
+EDDY_EXPORT eddy_err eddy_app_instances(eddy_app *app, char **text);
+
+/**
+ * Waits until this instance's current tasks are published and read back, at most
+ * @p timeout_ms, so that answers include them. EDDY_OK; EDDY_ERR_TIMED_OUT; errors as
+ * eddy_app_key_metadata(). Any thread.
+ */
+EDDY_EXPORT eddy_err eddy_app_metadata_sync(eddy_app *app, int timeout_ms);
+
+/**
  * The topics the application uses, as text for operators who create topics by hand (a
  * locked-down Kafka cluster): one line per topic, `NAME PARTITIONS ROLE CONFIGS`, in the
  * topology's topic order and then the changelogs in store order. ROLE is `input` (must exist;
  * its partition count read from the log), `output` (written, never created: PARTITIONS is `-`),
- * `repartition` or `changelog` (created by the application at start when missing, with exactly
- * these partitions and configurations; CONFIGS is `key=value,...` or `-`). Reads the input
+ * `repartition`, `changelog` or `metadata` (with application.server: the instances' topic;
+ * created by the application at start when missing, with exactly these partitions and
+ * configurations; CONFIGS is `key=value,...` or `-`). Reads the input
  * topics' partition counts from the log @p app is configured for (it connects for this call
  * only). Only in state CREATED. @p *out receives the text (free with eddy_free()).
  * @return EDDY_OK; EDDY_ERR_UNKNOWN_TOPIC naming a missing input topic; EDDY_ERR_CONFIG for

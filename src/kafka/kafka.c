@@ -62,8 +62,9 @@ eddy_err eddy__kafka_err(rd_kafka_resp_err_t err)
     case RD_KAFKA_RESP_ERR__AUTHENTICATION:
     case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
         return EDDY_ERR_PERMISSION;
-    case RD_KAFKA_RESP_ERR__STATE:
     case RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS:
+        return EDDY_ERR_BUSY; /* the group is rebalancing: try again once it is done */
+    case RD_KAFKA_RESP_ERR__STATE:
     case RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION:
     case RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID:
     case RD_KAFKA_RESP_ERR__UNKNOWN_GROUP:

@@ -50,6 +50,7 @@
 #include "core/error.h"
 #include "core/hash.h"
 #include "core/logging.h"
+#include "runtime/metadata.h"
 #include "runtime/runtime.h"
 #include "runtime/task.h"
 #include "store/store.h"
@@ -138,9 +139,9 @@ typedef struct source_entry {
 /* A topic the application uses, for creating the internal ones and for eddy_app_topics(). */
 typedef struct topic_need {
     char *name;
-    int32_t partitions;   /* -1: not the application's to decide (an output topic) */
-    eddy_config *config;  /* the topic configuration it is created with; NULL: the defaults */
-    const char *role;     /* "input", "output", "repartition" or "changelog" (static) */
+    int32_t partitions;  /* -1: not the application's to decide (an output topic) */
+    eddy_config *config; /* the topic configuration it is created with; NULL: the defaults */
+    const char *role;    /* "input", "output", "repartition", "changelog", "metadata" (static) */
 } topic_need;
 
 struct eddy_app {
@@ -154,8 +155,10 @@ struct eddy_app {
     eddy__client *client;
     char dir[EDDY__PATH_MAX]; /* state.dir/application.id */
     int lock_fd;
-    int32_t *sub_partitions; /* by sub-topology index */
-    topic_need *needs;       /* every topic the application reads, writes or creates */
+    int32_t *sub_partitions;  /* by sub-topology index */
+    topic_need *needs;        /* every topic the application reads, writes or creates */
+    const char *server;       /* application.server (in config); NULL: unset */
+    eddy__metadata *metadata; /* with application.server: the instances and their tasks */
     size_t need_count, need_capacity;
     pthread_mutex_t state_lock;
     pthread_mutex_t listener_lock; /* serializes state changes with their listener calls */
@@ -896,24 +899,27 @@ static eddy_err thread_commit(stream_thread *thread)
 
 /* Whether a failed commit means that the group no longer gives this member its partitions
  * (EDDY_ERR_STATE: on Kafka the session expired, a rebalance is in progress or the generation
- * moved on; on the embedded log a partition is no longer assigned) or that its coordinator
- * cannot be reached for now (EDDY_ERR_TIMED_OUT). Kafka Streams treats the first as "task
- * migrated" (close the tasks without committing, rejoin) and retries the second; under
+ * moved on; on the embedded log a partition is no longer assigned), that the group is
+ * rebalancing (EDDY_ERR_BUSY) or that its coordinator cannot be reached for now
+ * (EDDY_ERR_TIMED_OUT). Kafka Streams treats the first as "task migrated" (close the tasks
+ * without committing, rejoin) and the others as "commit later"; under
  * at-least-once neither loses anything: what was processed since the last commit is processed
  * again by the partition's next owner. */
 static bool commit_refused(eddy_err err)
 {
-    return err == EDDY_ERR_STATE || err == EDDY_ERR_TIMED_OUT;
+    return err == EDDY_ERR_STATE || err == EDDY_ERR_BUSY || err == EDDY_ERR_TIMED_OUT;
 }
 
 static eddy_err thread_subscribe(stream_thread *thread);
+static void thread_publish_tasks(stream_thread *thread);
 
-/* After a commit the group refused: keeps going when the coordinator was only out of reach (the
- * next commit tries again), otherwise closes every task without committing and rejoins the
- * group, whose assignment then makes the tasks again from the committed offsets. */
+/* After a commit the group refused: keeps going when the group was rebalancing or its
+ * coordinator out of reach (the next commit tries again), otherwise closes every task without
+ * committing and rejoins the group, whose assignment then makes the tasks again from the committed
+ * offsets. */
 static eddy_err thread_commit_refused(stream_thread *thread, eddy_err err)
 {
-    if (err == EDDY_ERR_TIMED_OUT) {
+    if (err != EDDY_ERR_STATE) {
         EDDY_WARN("runtime", "thread %d: commit not done (%s): trying again at the next commit",
                   thread->index, eddy_last_error());
         return EDDY_OK;
@@ -928,6 +934,7 @@ static eddy_err thread_commit_refused(stream_thread *thread, eddy_err err)
         task_destroy_with_host(rt);
     }
     thread->route_topic = NULL;
+    thread_publish_tasks(thread);
     err = eddy__consumer_unsubscribe(thread->consumer);
     return err == EDDY_OK ? thread_subscribe(thread) : err;
 }
@@ -983,6 +990,18 @@ static void thread_close_tasks_for(stream_thread *thread, const eddy_topic_parti
 
 static eddy_err thread_process_batch(stream_thread *thread);
 
+/* Tells the instance metadata this thread's tasks (after every change of them). */
+static void thread_publish_tasks(stream_thread *thread)
+{
+    if (!thread->app->metadata)
+        return;
+    const char *ids[256];
+    size_t n = 0;
+    for (uint32_t i = 0; i < thread->task_count && n < 256; i++)
+        ids[n++] = eddy__task_id(thread->tasks[i]->task);
+    eddy__metadata_set_tasks(thread->app->metadata, thread->index, ids, n);
+}
+
 static void on_rebalance(eddy__consumer *consumer, eddy__rebalance_event event,
                          const eddy_topic_partition *parts, size_t count, void *opaque)
 {
@@ -998,6 +1017,7 @@ static void on_rebalance(eddy__consumer *consumer, eddy__rebalance_event event,
         if (thread->batch_count > 0 && !thread->failed)
             thread_process_batch(thread);
         thread_close_tasks_for(thread, parts, count, event == EDDY__REBALANCE_REVOKE);
+        thread_publish_tasks(thread);
         return;
     }
     for (size_t i = 0; i < count && !thread->failed; i++) {
@@ -1012,6 +1032,7 @@ static void on_rebalance(eddy__consumer *consumer, eddy__rebalance_event event,
             thread_error(thread, err, what);
         }
     }
+    thread_publish_tasks(thread);
 }
 
 /* ---- The processing loop -------------------------------------------------------------------- */
@@ -1245,8 +1266,9 @@ static bool input_wait_continues(stream_thread *thread, int64_t *idle_until_ms)
         *idle_until_ms = now + (idle_ms > 0 ? idle_ms : INPUT_WAIT_MAX_MS);
     if (now < *idle_until_ms)
         return true;
-    EDDY_DEBUG("runtime", "thread %d: processing without waiting longer for an input partition "
-                          "(max.task.idle.ms)",
+    EDDY_DEBUG("runtime",
+               "thread %d: processing without waiting longer for an input partition "
+               "(max.task.idle.ms)",
                thread->index);
     return false;
 }
@@ -1299,8 +1321,8 @@ static eddy_err thread_process_batch(stream_thread *thread)
 static eddy_err thread_poll_more(stream_thread *thread)
 {
     int timeout = INPUT_WAIT_POLL_MS;
-    for (uint32_t polled = 0; polled < BATCH_RECORDS_MAX && !thread->failed &&
-                              thread->batch_count < BATCH_RECORDS_MAX;
+    for (uint32_t polled = 0;
+         polled < BATCH_RECORDS_MAX && !thread->failed && thread->batch_count < BATCH_RECORDS_MAX;
          polled++) {
         eddy_record rec;
         eddy_err err = eddy__consumer_poll(thread->consumer, timeout, &rec);
@@ -1819,6 +1841,13 @@ static eddy_err plan_changelogs(eddy_app *app)
             return eddy__fail(EDDY_ERR_NO_MEMORY, "out of memory configuring %s", name);
         err = need_add(app, name, partitions, tc, "changelog");
     }
+    if (err == EDDY_OK && app->server) {
+        char name[512];
+        eddy__metadata_topic(app->sc.application_id, name, sizeof name);
+        eddy_config *tc = eddy__metadata_topic_config();
+        err = tc ? need_add(app, name, 1, tc, "metadata")
+                 : eddy__fail(EDDY_ERR_NO_MEMORY, "out of memory configuring %s", name);
+    }
     return err;
 }
 
@@ -1829,7 +1858,7 @@ static eddy_err create_internal_topics(eddy_app *app)
 {
     for (size_t i = 0; i < app->need_count; i++) {
         const topic_need *n = &app->needs[i];
-        if (strcmp(n->role, "repartition") != 0 && strcmp(n->role, "changelog") != 0)
+        if (strcmp(n->role, "input") == 0 || strcmp(n->role, "output") == 0)
             continue;
         eddy_err err = eddy__client_topic_create(app->client, n->name, n->partitions, n->config,
                                                  EDDY__TOPIC_IF_NOT_EXISTS);
@@ -1871,6 +1900,25 @@ static eddy_err create_requested_topics(eddy_app *app)
 
 /* ---- Public API ----------------------------------------------------------------------------- */
 
+/* application.server, when set, is where this instance answers queries: "host:port" (Kafka
+ * Streams' format), port 1 to 65535, and at most 255 bytes (it keys the instance's record). */
+static eddy_err server_check(eddy_app *app)
+{
+    const char *server = eddy_config_get(app->config, "application.server");
+    if (!server || !server[0])
+        return EDDY_OK;
+    const char *colon = strrchr(server, ':');
+    char *end = NULL;
+    long port = colon ? strtol(colon + 1, &end, 10) : 0;
+    if (!colon || colon == server || !end || *end || end == colon + 1 || port < 1 || port > 65535 ||
+        strlen(server) > 255)
+        return eddy__fail(EDDY_ERR_CONFIG,
+                          "config application.server: '%s' is not host:port (port 1 to 65535)",
+                          server);
+    app->server = server;
+    return EDDY_OK;
+}
+
 eddy_err eddy_app_new(eddy_builder *builder, const eddy_config *config, eddy_app **out)
 {
     if (!builder || !out)
@@ -1894,6 +1942,8 @@ eddy_err eddy_app_new(eddy_builder *builder, const eddy_config *config, eddy_app
         err = eddy__fail(EDDY_ERR_NO_MEMORY, "out of memory copying the configuration");
     if (err == EDDY_OK)
         err = eddy__streams_config_parse(app->config, NULL, &app->sc);
+    if (err == EDDY_OK)
+        err = server_check(app);
     if (err != EDDY_OK) {
         eddy_app_destroy(app);
         return err;
@@ -2056,6 +2106,9 @@ eddy_err eddy_app_start(eddy_app *app)
         err = plan_changelogs(app);
     if (err == EDDY_OK)
         err = create_internal_topics(app);
+    if (err == EDDY_OK && app->server)
+        err = eddy__metadata_start(app->client, app->sc.application_id, app->server,
+                                   app->sc.num_stream_threads, &app->metadata);
     if (err == EDDY_OK)
         err = globals_start(app);
     if (err == EDDY_OK)
@@ -2194,6 +2247,8 @@ eddy_err eddy_app_close(eddy_app *app)
     if (state != EDDY_APP_NOT_RUNNING && state != EDDY_APP_ERROR)
         set_state(app, EDDY_APP_PENDING_SHUTDOWN);
     threads_stop(app);
+    eddy__metadata_stop(app->metadata); /* publishes the instance's departure */
+    app->metadata = NULL;
     for (int i = 0; i < app->thread_count; i++) {
         stream_thread *thread = &app->threads[i];
         if (thread->producer && eddy__producer_flush(thread->producer, -1) != EDDY_OK &&
@@ -2265,6 +2320,46 @@ uint64_t eddy_app_dropped_records(const eddy_app *app)
     return app ? atomic_load(&((eddy_app *)app)->dropped_records) : 0;
 }
 
+/* The index of the store named `store_name`; EDDY_ERR_INVALID_ARGUMENT naming it otherwise. */
+static eddy_err store_named(const eddy_app *app, const char *store_name, uint32_t *store)
+{
+    const eddy__topology *t = app->topology;
+    *store = EDDY__NONE;
+    for (uint32_t s = 0; s < t->store_count; s++)
+        if (strcmp(t->stores[s].name, store_name) == 0)
+            *store = s;
+    if (*store == EDDY__NONE)
+        return eddy__fail(EDDY_ERR_INVALID_ARGUMENT, "application %s has no store %s",
+                          app->sc.application_id, store_name);
+    return EDDY_OK;
+}
+
+/* The task (sub-topology and partition) holding `key` of a task store: Kafka's partitioner over
+ * the record key (a windowed store's key without its window). EDDY_ERR_NOT_FOUND when the
+ * store's sub-topology has no partitions yet; EDDY_ERR_INVALID_ARGUMENT for a windowed key too
+ * short. */
+static eddy_err key_task(const eddy_app *app, uint32_t store, eddy_slice key, uint32_t *sub,
+                         int32_t *partition)
+{
+    const eddy__topology *t = app->topology;
+    const char *store_name = t->stores[store].name;
+    *sub = EDDY__NONE;
+    for (uint32_t k = 0; k < t->subtopology_count; k++)
+        if (eddy__ids_contains(&t->subtopologies[k].stores, store))
+            *sub = k;
+    if (*sub == EDDY__NONE || !app->sub_partitions || app->sub_partitions[*sub] <= 0)
+        return eddy__fail(EDDY_ERR_NOT_FOUND, "store %s: no task holds it yet", store_name);
+    size_t suffix = t->stores[store].type == EDDY__STORE_WINDOW    ? EDDY__WINDOW_SUFFIX_BYTES
+                    : t->stores[store].type == EDDY__STORE_SESSION ? EDDY__SESSION_SUFFIX_BYTES
+                                                                   : 0;
+    if (key.len < suffix)
+        return eddy__fail(EDDY_ERR_INVALID_ARGUMENT,
+                          "store %s: a windowed key has at least %zu bytes (got %zu)", store_name,
+                          suffix, key.len);
+    *partition = eddy__partition_for_key(key.data, key.len - suffix, app->sub_partitions[*sub]);
+    return EDDY_OK;
+}
+
 eddy_err eddy_app_store_get(eddy_app *app, const char *store_name, eddy_slice key, void **value,
                             size_t *len)
 {
@@ -2273,21 +2368,14 @@ eddy_err eddy_app_store_get(eddy_app *app, const char *store_name, eddy_slice ke
     *value = NULL;
     *len = 0;
     const eddy__topology *t = app->topology;
-    uint32_t store = EDDY__NONE;
-    for (uint32_t s = 0; s < t->store_count; s++)
-        if (strcmp(t->stores[s].name, store_name) == 0)
-            store = s;
-    if (store == EDDY__NONE)
-        return eddy__fail(EDDY_ERR_INVALID_ARGUMENT, "application %s has no store %s",
-                          app->sc.application_id, store_name);
+    uint32_t store;
+    eddy_err err = store_named(app, store_name, &store);
+    if (err != EDDY_OK)
+        return err;
     eddy_app_state state = eddy_app_state_get(app);
     if (state != EDDY_APP_RUNNING && state != EDDY_APP_REBALANCING)
         return eddy__fail(EDDY_ERR_STATE, "store %s: the application is %s", store_name,
                           eddy_app_state_name(state));
-    eddy_err err = eddy__fail(EDDY_ERR_NOT_FOUND,
-                              "store %s: the task holding this key is not "
-                              "in this instance",
-                              store_name);
     if (t->stores[store].global) {
         eddy_slice v;
         err = eddy_kv_get(app->global_stores[store], key, &v);
@@ -2297,23 +2385,13 @@ eddy_err eddy_app_store_get(eddy_app *app, const char *store_name, eddy_slice ke
         }
         return err;
     }
-    uint32_t sub = EDDY__NONE;
-    for (uint32_t k = 0; k < t->subtopology_count; k++)
-        if (eddy__ids_contains(&t->subtopologies[k].stores, store))
-            sub = k;
-    if (sub == EDDY__NONE || app->sub_partitions[sub] <= 0)
+    uint32_t sub;
+    int32_t partition;
+    err = key_task(app, store, key, &sub, &partition);
+    if (err != EDDY_OK)
         return err;
-    /* A windowed store's key is the record key and its window: the record key decides the
-     * partition. */
-    size_t suffix = t->stores[store].type == EDDY__STORE_WINDOW    ? EDDY__WINDOW_SUFFIX_BYTES
-                    : t->stores[store].type == EDDY__STORE_SESSION ? EDDY__SESSION_SUFFIX_BYTES
-                                                                   : 0;
-    if (key.len < suffix)
-        return eddy__fail(EDDY_ERR_INVALID_ARGUMENT,
-                          "store %s: a windowed key has at least %zu bytes (got %zu)", store_name,
-                          suffix, key.len);
-    int32_t partition =
-        eddy__partition_for_key(key.data, key.len - suffix, app->sub_partitions[sub]);
+    err = eddy__fail(EDDY_ERR_NOT_FOUND,
+                     "store %s: the task holding this key is not in this instance", store_name);
     for (int i = 0; i < app->thread_count; i++) {
         stream_thread *thread = &app->threads[i];
         atomic_fetch_add(&thread->queries_waiting, 1);
@@ -2346,6 +2424,76 @@ eddy_err eddy_app_store_get(eddy_app *app, const char *store_name, eddy_slice ke
             break;
     }
     return err;
+}
+
+/* The shared part of the metadata queries: the application runs and shares its metadata. */
+static eddy_err metadata_usable(eddy_app *app, const char *what)
+{
+    if (!app->server)
+        return eddy__fail(EDDY_ERR_STATE,
+                          "%s: application %s shares no instance metadata (set application.server)",
+                          what, app->sc.application_id);
+    eddy_app_state state = eddy_app_state_get(app);
+    if ((state != EDDY_APP_RUNNING && state != EDDY_APP_REBALANCING) || !app->metadata)
+        return eddy__fail(EDDY_ERR_STATE, "%s: the application is %s", what,
+                          eddy_app_state_name(state));
+    return EDDY_OK;
+}
+
+eddy_err eddy_app_key_metadata(eddy_app *app, const char *store_name, eddy_slice key,
+                               char **active_host, char **standby_hosts, int32_t *partition)
+{
+    if (!app || !store_name || !key.data || !active_host)
+        return eddy__fail(EDDY_ERR_INVALID_ARGUMENT, "eddy_app_key_metadata: NULL argument");
+    *active_host = NULL;
+    if (standby_hosts)
+        *standby_hosts = NULL;
+    uint32_t store, sub;
+    int32_t part = -1;
+    eddy_err err = store_named(app, store_name, &store);
+    if (err == EDDY_OK && app->topology->stores[store].global)
+        err =
+            eddy__fail(EDDY_ERR_INVALID_ARGUMENT,
+                       "store %s is a global table's: every instance holds all of it", store_name);
+    if (err == EDDY_OK)
+        err = metadata_usable(app, "eddy_app_key_metadata");
+    if (err == EDDY_OK)
+        err = key_task(app, store, key, &sub, &part);
+    char task_id[32];
+    snprintf(task_id, sizeof task_id, "%" PRId32 "_%" PRId32,
+             err == EDDY_OK ? app->topology->subtopologies[sub].id : 0, part);
+    if (err == EDDY_OK)
+        err = eddy__metadata_owner(app->metadata, task_id, active_host);
+    if (err == EDDY_OK && !*active_host)
+        err = eddy__fail(EDDY_ERR_NOT_FOUND, "store %s: no instance hosts task %s yet", store_name,
+                         task_id);
+    /* No standby replicas yet: none host it. */
+    if (err == EDDY_OK && standby_hosts && !(*standby_hosts = eddy__strdup("")))
+        err = eddy__fail(EDDY_ERR_NO_MEMORY, "out of memory");
+    if (err != EDDY_OK) {
+        eddy__free(*active_host);
+        *active_host = NULL;
+    }
+    if (partition)
+        *partition = err == EDDY_OK ? part : -1;
+    return err;
+}
+
+eddy_err eddy_app_instances(eddy_app *app, char **text)
+{
+    if (!app || !text)
+        return eddy__fail(EDDY_ERR_INVALID_ARGUMENT, "eddy_app_instances: NULL argument");
+    *text = NULL;
+    eddy_err err = metadata_usable(app, "eddy_app_instances");
+    return err == EDDY_OK ? eddy__metadata_describe(app->metadata, text) : err;
+}
+
+eddy_err eddy_app_metadata_sync(eddy_app *app, int timeout_ms)
+{
+    if (!app)
+        return eddy__fail(EDDY_ERR_INVALID_ARGUMENT, "eddy_app_metadata_sync: NULL application");
+    eddy_err err = metadata_usable(app, "eddy_app_metadata_sync");
+    return err == EDDY_OK ? eddy__metadata_sync(app->metadata, timeout_ms) : err;
 }
 
 eddy_err eddy_topic_ensure(const eddy_config *config, const char *topic, int32_t partitions)

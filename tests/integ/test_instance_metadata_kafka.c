@@ -1,0 +1,4 @@
+/* Instance metadata on Kafka (a development cluster in process): tests/instance_metadata.inc. */
+#define META_KAFKA 1
+#define META_PREFIX kafka
+#include "instance_metadata.inc"
