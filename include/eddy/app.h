@@ -159,7 +159,7 @@ EDDY_EXPORT eddy_err eddy_app_store_get(eddy_app *app, const char *store_name, e
  * Which instance hosts @p key of the store @p store_name (Kafka Streams'
  * queryMetadataForKey): @p *active_host receives the application.server ("host:port") of the
  * instance running the key's task, @p *standby_hosts (may be NULL) a comma-separated list of
- * the instances holding standby replicas of it ("" while eddy has no standby replicas), both
+ * the instances holding standby replicas of it ("" none; num.standby.replicas), both
  * freed with eddy_free(); @p *partition (may be NULL) the key's partition. @p key is the
  * serialized record key (a windowed store's key with its window, as eddy_app_store_get takes).
  * Every instance started with `application.server` publishes its tasks on the topic
@@ -177,7 +177,7 @@ EDDY_EXPORT eddy_err eddy_app_key_metadata(eddy_app *app, const char *store_name
 
 /**
  * Every instance of the application, as text: one line per instance in server order,
- * `<host:port> active=<task>,<task>... standby=` (tasks as "<sub-topology>_<partition>"). Freed
+ * `<host:port> active=<task>,<task>... standby=<task>,...` (tasks as "<sub-topology>_<partition>"). Freed
  * with eddy_free(). Errors as eddy_app_key_metadata(). Any thread.
  */
 EDDY_EXPORT eddy_err eddy_app_instances(eddy_app *app, char **text);

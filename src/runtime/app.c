@@ -136,6 +136,8 @@ typedef struct source_entry {
     uint32_t subtopology;
 } source_entry;
 
+typedef struct standbys standbys;
+
 /* A topic the application uses, for creating the internal ones and for eddy_app_topics(). */
 typedef struct topic_need {
     char *name;
@@ -159,6 +161,7 @@ struct eddy_app {
     topic_need *needs;        /* every topic the application reads, writes or creates */
     const char *server;       /* application.server (in config); NULL: unset */
     eddy__metadata *metadata; /* with application.server: the instances and their tasks */
+    standbys *standby;        /* with num.standby.replicas > 0: this instance's standby tasks */
     size_t need_count, need_capacity;
     pthread_mutex_t state_lock;
     pthread_mutex_t listener_lock; /* serializes state changes with their listener calls */
@@ -337,6 +340,11 @@ static eddy_err open_inner_store(eddy_app *app, const char *dir, uint32_t store,
     if (wiped)
         *wiped = wipe;
     const char *name = app->topology->stores[store].name;
+    const eddy__store *def = &app->topology->stores[store];
+    bool session = def->type == EDDY__STORE_SESSION; /* windowed layouts: store/windowed.c */
+    if (store_kind(app, store) == EDDY_STORE_MEMORY && (session || def->type == EDDY__STORE_WINDOW))
+        return eddy__kv_store_open_memory_windowed(
+            name, eddy__window_suffix_bytes(session, def->retain_duplicates), out);
     if (store_kind(app, store) == EDDY_STORE_MEMORY)
         return eddy_kv_store_open_memory(name, out);
     char rocks[EDDY__PATH_MAX + 16];
@@ -538,6 +546,443 @@ static eddy_err task_store_open(runtime_task *rt, uint32_t store, const checkpoi
     if (s->type == EDDY__STORE_WINDOW || s->type == EDDY__STORE_SESSION)
         return eddy__kv_store_expiry_view(cached, true, inner, &rt->expiry[store]);
     return EDDY_OK;
+}
+
+/* ---- Standby replicas ----------------------------------------------------------------------- *
+ *
+ * With num.standby.replicas = N, an instance keeps warm copies of the persistent (RocksDB)
+ * stores of tasks it does not run, by reading their changelogs into the task's own directory and
+ * checkpointing what it applied (the same .checkpoint an active task writes). When such a task
+ * is then assigned to this instance, the active task opens those stores and restores only the
+ * changelog past the checkpoint. In-memory stores get no standby (a new active task rebuilds
+ * them from the whole changelog; Kafka Streams keeps them in memory).
+ *
+ * Placement, computed alike by every instance from the instance metadata (which instance runs
+ * which task): the standbys of a task go to the N other live instances with the highest
+ * hash(task, server) ("rendezvous hashing"). With two instances the standby is the survivor of
+ * the other's failure, where the task must go. The standby thread re-reads the placement every
+ * STANDBY_PLAN_MS and publishes its standbys in the metadata.
+ *
+ * A stream thread about to run a task as active first claims it (standby_claim): the standby
+ * is closed (flushed, checkpointed) and not reopened while the task is active here, so the
+ * RocksDB directory has one user at a time. */
+#define STANDBY_PLAN_MS 200
+#define STANDBY_POLL_MS 50
+
+typedef struct standby_task {
+    uint32_t sub;
+    int32_t partition;
+    char id[32];
+    char dir[EDDY__PATH_MAX];
+    eddy_kv_store **stores; /* by store index: the persistent changelogged ones, else NULL */
+    int64_t *next;          /* by store index: the next changelog offset to apply */
+    bool dirty;
+} standby_task;
+
+/* A task: a sub-topology and a partition. */
+typedef struct task_ref {
+    uint32_t sub;
+    int32_t partition;
+} task_ref;
+
+struct standbys {
+    eddy_app *app;
+    pthread_t thread;
+    bool started;
+    pthread_mutex_t lock; /* the tasks, the claims, `stop` and `reassign` */
+    bool stop, reassign;
+    standby_task **tasks;
+    uint32_t count;
+    task_ref *claims; /* tasks active in this instance */
+    uint32_t claim_count, claim_capacity;
+    eddy__consumer *consumer; /* of the changelogs; the standby thread's alone */
+};
+
+/* Whether store `s` of sub-topology `sub` is one a standby keeps. */
+static bool standby_store(const eddy_app *app, uint32_t sub, uint32_t s)
+{
+    const eddy__topology *t = app->topology;
+    return eddy__ids_contains(&t->subtopologies[sub].stores, s) && t->stores[s].changelog &&
+           !t->stores[s].global && store_kind(app, s) == EDDY_STORE_ROCKSDB;
+}
+
+static bool sub_has_standby_stores(const eddy_app *app, uint32_t sub)
+{
+    for (uint32_t s = 0; s < app->topology->store_count; s++)
+        if (standby_store(app, sub, s))
+            return true;
+    return false;
+}
+
+/* The checkpoint entries of a standby task's stores into cp (at most 256), each store flushed
+ * first (a store whose flush failed is left out: its old checkpoint entry is lost, and the next
+ * active task restores it from the start). */
+static uint32_t standby_checkpoint_entries(eddy_app *app, standby_task *st, checkpoint_entry *cp)
+{
+    uint32_t n = 0;
+    for (uint32_t s = 0; s < app->topology->store_count && n < 256; s++) {
+        if (!st->stores[s] || st->next[s] < 0 || eddy_kv_flush(st->stores[s]) != EDDY_OK)
+            continue;
+        changelog_name(app, s, cp[n].topic, sizeof cp[n].topic);
+        cp[n].partition = st->partition;
+        cp[n].offset = st->next[s];
+        n++;
+    }
+    return n;
+}
+
+static void standby_task_close(eddy_app *app, standby_task *st)
+{
+    checkpoint_entry cp[256];
+    uint32_t n = standby_checkpoint_entries(app, st, cp);
+    if (n > 0 && checkpoint_write(st->dir, cp, n) != EDDY_OK)
+        EDDY_WARN("runtime", "standby task %s: %s", st->id, eddy_last_error());
+    for (uint32_t s = 0; s < app->topology->store_count; s++)
+        eddy_kv_store_close(st->stores[s]);
+    EDDY_INFO("runtime", "standby task %s closed", st->id);
+    eddy__free(st->stores);
+    eddy__free(st->next);
+    eddy__free(st);
+}
+
+/* Opens a standby task's persistent stores at its checkpoint (wiped, without one). */
+static eddy_err standby_task_open(eddy_app *app, uint32_t sub, int32_t partition,
+                                  standby_task **out)
+{
+    const eddy__topology *t = app->topology;
+    uint32_t stores = t->store_count ? t->store_count : 1;
+    standby_task *st = eddy__calloc(1, sizeof *st);
+    if (st) {
+        st->stores = eddy__calloc(stores, sizeof *st->stores);
+        st->next = eddy__calloc(stores, sizeof *st->next);
+    }
+    if (!st || !st->stores || !st->next) {
+        if (st) {
+            eddy__free(st->stores);
+            eddy__free(st->next);
+        }
+        eddy__free(st);
+        return eddy__fail(EDDY_ERR_NO_MEMORY, "out of memory making a standby task");
+    }
+    st->sub = sub;
+    st->partition = partition;
+    snprintf(st->id, sizeof st->id, "%" PRId32 "_%" PRId32, t->subtopologies[sub].id, partition);
+    snprintf(st->dir, sizeof st->dir, "%s/%s", app->dir, st->id);
+    checkpoint_entry cp[256];
+    uint32_t cp_count = 0;
+    eddy_err err = make_dirs(st->dir);
+    bool bad = err == EDDY_OK && checkpoint_read(st->dir, cp, 256, &cp_count) != EDDY_OK;
+    for (uint32_t s = 0; s < t->store_count && err == EDDY_OK; s++) {
+        if (!standby_store(app, sub, s))
+            continue;
+        char topic[512];
+        changelog_name(app, s, topic, sizeof topic);
+        int64_t from = EDDY_OFFSET_BEGINNING;
+        for (uint32_t i = 0; i < cp_count && !bad; i++)
+            if (strcmp(cp[i].topic, topic) == 0 && cp[i].partition == partition)
+                from = cp[i].offset;
+        bool wiped = false;
+        err = open_inner_store(app, st->dir, s, from < 0, &wiped, &st->stores[s]);
+        st->next[s] = wiped || from < 0 ? EDDY_OFFSET_BEGINNING : from;
+    }
+    if (err != EDDY_OK) {
+        standby_task_close(app, st);
+        return err;
+    }
+    EDDY_INFO("runtime", "standby task %s started", st->id);
+    *out = st;
+    return EDDY_OK;
+}
+
+static bool task_listed(const task_ref *list, uint32_t count, uint32_t sub, int32_t partition)
+{
+    for (uint32_t i = 0; i < count; i++)
+        if (list[i].sub == sub && list[i].partition == partition)
+            return true;
+    return false;
+}
+
+/* A stream thread is about to run (sub, partition) as active: its standby, when there is one,
+ * is closed (checkpointed), and none is opened while the claim holds. */
+static eddy_err standby_claim(eddy_app *app, uint32_t sub, int32_t partition)
+{
+    standbys *sb = app->standby;
+    if (!sb)
+        return EDDY_OK;
+    pthread_mutex_lock(&sb->lock);
+    eddy_err err = EDDY_OK;
+    if (!task_listed(sb->claims, sb->claim_count, sub, partition)) {
+        if (sb->claim_count == sb->claim_capacity) {
+            uint32_t capacity = sb->claim_capacity ? 2 * sb->claim_capacity : 16;
+            task_ref *grown = eddy__realloc(sb->claims, capacity * sizeof *grown);
+            if (grown) {
+                sb->claims = grown;
+                sb->claim_capacity = capacity;
+            }
+        }
+        if (sb->claim_count < sb->claim_capacity)
+            sb->claims[sb->claim_count++] = (task_ref){sub, partition};
+        else
+            err = eddy__fail(EDDY_ERR_NO_MEMORY, "out of memory claiming a task");
+    }
+    for (uint32_t i = 0; i < sb->count; i++) {
+        if (sb->tasks[i]->sub != sub || sb->tasks[i]->partition != partition)
+            continue;
+        standby_task_close(app, sb->tasks[i]);
+        sb->tasks[i] = sb->tasks[--sb->count];
+        sb->reassign = true;
+        break;
+    }
+    pthread_mutex_unlock(&sb->lock);
+    return err;
+}
+
+/* The active task of (sub, partition) closed here: a standby may hold it again. */
+static void standby_unclaim(eddy_app *app, uint32_t sub, int32_t partition)
+{
+    standbys *sb = app->standby;
+    if (!sb)
+        return;
+    pthread_mutex_lock(&sb->lock);
+    for (uint32_t i = 0; i < sb->claim_count; i++)
+        if (sb->claims[i].sub == sub && sb->claims[i].partition == partition) {
+            sb->claims[i] = sb->claims[--sb->claim_count];
+            break;
+        }
+    pthread_mutex_unlock(&sb->lock);
+}
+
+/* Whether this instance should hold a standby of `task_id`, run by `owner`, among `servers`:
+ * it is one of the N other instances with the highest hash(task, server). */
+static bool standby_placed_here(const eddy_app *app, const char *task_id, const char *owner,
+                                char *const *servers, size_t count)
+{
+    char buf[600];
+    snprintf(buf, sizeof buf, "%s|%s", task_id, app->server);
+    uint64_t mine = eddy__hash64(buf, strlen(buf));
+    int32_t above = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (strcmp(servers[i], owner) == 0 || strcmp(servers[i], app->server) == 0)
+            continue;
+        snprintf(buf, sizeof buf, "%s|%s", task_id, servers[i]);
+        uint64_t theirs = eddy__hash64(buf, strlen(buf));
+        above += theirs > mine || (theirs == mine && strcmp(servers[i], app->server) < 0);
+    }
+    return above < app->sc.num_standby_replicas;
+}
+
+/* The standby tasks this instance should hold now, into plan (at most max). */
+static uint32_t standby_plan(standbys *sb, task_ref *plan, uint32_t max)
+{
+    eddy_app *app = sb->app;
+    char **servers = NULL;
+    size_t server_count = 0;
+    if (eddy__metadata_servers(app->metadata, &servers, &server_count) != EDDY_OK)
+        return 0;
+    uint32_t n = 0;
+    const eddy__topology *t = app->topology;
+    for (uint32_t s = 0; s < t->subtopology_count; s++) {
+        if (t->subtopologies[s].global || !sub_has_standby_stores(app, s))
+            continue;
+        for (int32_t p = 0; p < app->sub_partitions[s] && n < max; p++) {
+            char id[32];
+            snprintf(id, sizeof id, "%" PRId32 "_%" PRId32, t->subtopologies[s].id, p);
+            char *owner = NULL;
+            if (eddy__metadata_owner(app->metadata, id, &owner) == EDDY_OK && owner &&
+                strcmp(owner, app->server) != 0 &&
+                standby_placed_here(app, id, owner, servers, server_count))
+                plan[n++] = (task_ref){s, p};
+            eddy__free(owner);
+        }
+    }
+    for (size_t i = 0; i < server_count; i++)
+        eddy__free(servers[i]);
+    eddy__free(servers);
+    return n;
+}
+
+/* Opens the planned standbys not held yet (and not active here) and closes the ones no longer
+ * planned; publishes the result. Under the lock. */
+static void standby_apply_plan(standbys *sb, const task_ref *plan, uint32_t n)
+{
+    eddy_app *app = sb->app;
+    for (uint32_t i = 0; i < sb->count;) {
+        if (task_listed(plan, n, sb->tasks[i]->sub, sb->tasks[i]->partition)) {
+            i++;
+            continue;
+        }
+        standby_task_close(app, sb->tasks[i]);
+        sb->tasks[i] = sb->tasks[--sb->count];
+        sb->reassign = true;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        bool held = task_listed(sb->claims, sb->claim_count, plan[i].sub, plan[i].partition);
+        for (uint32_t k = 0; k < sb->count && !held; k++)
+            held = sb->tasks[k]->sub == plan[i].sub && sb->tasks[k]->partition == plan[i].partition;
+        if (held)
+            continue;
+        standby_task **grown = eddy__realloc(sb->tasks, (sb->count + 1) * sizeof *grown);
+        standby_task *st = NULL;
+        if (!grown)
+            continue;
+        sb->tasks = grown;
+        if (standby_task_open(app, plan[i].sub, plan[i].partition, &st) != EDDY_OK) {
+            EDDY_WARN("runtime", "standby task: %s", eddy_last_error());
+            continue;
+        }
+        sb->tasks[sb->count++] = st;
+        sb->reassign = true;
+    }
+    const char *ids[256];
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < sb->count && k < 256; i++)
+        ids[k++] = sb->tasks[i]->id;
+    eddy__metadata_set_standbys(app->metadata, ids, k);
+}
+
+/* Assigns the standby consumer every changelog partition of the standby tasks, at the next
+ * offsets to apply. Under the lock. */
+static eddy_err standby_assign(standbys *sb)
+{
+    eddy_app *app = sb->app;
+    eddy__topic_partition_offset tps[256];
+    size_t n = 0;
+    for (uint32_t i = 0; i < sb->count; i++)
+        for (uint32_t s = 0; s < app->topology->store_count && n < 256; s++)
+            if (sb->tasks[i]->stores[s])
+                tps[n++] = (eddy__topic_partition_offset){
+                    app->changelog_names[s], sb->tasks[i]->partition, sb->tasks[i]->next[s]};
+    sb->reassign = false;
+    return eddy__consumer_assign(sb->consumer, n ? tps : NULL, n);
+}
+
+/* Applies one changelog record to the standby store it belongs to. Under the lock. */
+static eddy_err standby_apply(standbys *sb, const eddy_record *rec)
+{
+    eddy_app *app = sb->app;
+    for (uint32_t i = 0; i < sb->count; i++) {
+        standby_task *st = sb->tasks[i];
+        if (st->partition != rec->partition)
+            continue;
+        for (uint32_t s = 0; s < app->topology->store_count; s++) {
+            if (!st->stores[s] || strcmp(app->changelog_names[s], rec->topic) != 0)
+                continue;
+            eddy_err err = EDDY_OK;
+            if (rec->key.data)
+                err = rec->value.data ? eddy_kv_put(st->stores[s], rec->key, rec->value)
+                                      : eddy_kv_delete(st->stores[s], rec->key);
+            st->next[s] = rec->offset + 1;
+            st->dirty = true;
+            return err;
+        }
+    }
+    return EDDY_OK; /* of a task just closed */
+}
+
+/* Flushes and checkpoints the standby tasks that applied records. Under the lock. */
+static void standby_checkpoint(standbys *sb)
+{
+    for (uint32_t i = 0; i < sb->count; i++) {
+        standby_task *st = sb->tasks[i];
+        if (!st->dirty)
+            continue;
+        checkpoint_entry cp[256];
+        uint32_t n = standby_checkpoint_entries(sb->app, st, cp);
+        if (n > 0 && checkpoint_write(st->dir, cp, n) != EDDY_OK)
+            EDDY_WARN("runtime", "standby task %s: %s", st->id, eddy_last_error());
+        st->dirty = false;
+    }
+}
+
+/* One round of the standby thread: re-plan when due, reassign, apply what the changelogs
+ * bring, checkpoint when due. */
+static void standby_round(standbys *sb, int64_t *next_plan_ms, int64_t *next_checkpoint_ms)
+{
+    static _Thread_local task_ref plan[256];
+    eddy_app *app = sb->app;
+    if (eddy__now_ms() >= *next_plan_ms) {
+        uint32_t n = standby_plan(sb, plan, 256);
+        pthread_mutex_lock(&sb->lock);
+        standby_apply_plan(sb, plan, n);
+        pthread_mutex_unlock(&sb->lock);
+        *next_plan_ms = eddy__now_ms() + STANDBY_PLAN_MS;
+    }
+    pthread_mutex_lock(&sb->lock);
+    eddy_err err = sb->reassign ? standby_assign(sb) : EDDY_OK;
+    pthread_mutex_unlock(&sb->lock);
+    eddy_record rec;
+    int timeout = STANDBY_POLL_MS;
+    while (err == EDDY_OK && (err = eddy__consumer_poll(sb->consumer, timeout, &rec)) == EDDY_OK) {
+        pthread_mutex_lock(&sb->lock);
+        if (!sb->reassign) /* else the record may be of a task just closed */
+            err = standby_apply(sb, &rec);
+        pthread_mutex_unlock(&sb->lock);
+        timeout = 0;
+    }
+    if (err != EDDY_OK && err != EDDY_ERR_TIMED_OUT)
+        EDDY_WARN("runtime", "standby tasks: %s", eddy_last_error());
+    if (eddy__now_ms() >= *next_checkpoint_ms) {
+        pthread_mutex_lock(&sb->lock);
+        standby_checkpoint(sb);
+        pthread_mutex_unlock(&sb->lock);
+        *next_checkpoint_ms = eddy__now_ms() + app->sc.commit_interval_ms;
+    }
+}
+
+static void *standby_main(void *arg)
+{
+    standbys *sb = arg;
+    int64_t next_plan_ms = 0, next_checkpoint_ms = eddy__now_ms() + sb->app->sc.commit_interval_ms;
+    for (;;) {
+        pthread_mutex_lock(&sb->lock);
+        bool stop = sb->stop;
+        pthread_mutex_unlock(&sb->lock);
+        if (stop)
+            return NULL;
+        standby_round(sb, &next_plan_ms, &next_checkpoint_ms);
+    }
+}
+
+static void standbys_stop(eddy_app *app)
+{
+    standbys *sb = app->standby;
+    if (!sb)
+        return;
+    if (sb->started) {
+        pthread_mutex_lock(&sb->lock);
+        sb->stop = true;
+        pthread_mutex_unlock(&sb->lock);
+        pthread_join(sb->thread, NULL);
+    }
+    while (sb->count > 0)
+        standby_task_close(app, sb->tasks[--sb->count]);
+    eddy__consumer_destroy(sb->consumer);
+    eddy__free(sb->tasks);
+    eddy__free(sb->claims);
+    pthread_mutex_destroy(&sb->lock);
+    eddy__free(sb);
+    app->standby = NULL;
+}
+
+static eddy_err standbys_start(eddy_app *app)
+{
+    standbys *sb = eddy__calloc(1, sizeof *sb);
+    if (!sb)
+        return eddy__fail(EDDY_ERR_NO_MEMORY, "out of memory starting standby tasks");
+    sb->app = app;
+    pthread_mutex_init(&sb->lock, NULL);
+    app->standby = sb;
+    eddy_config *cc = eddy_config_new();
+    eddy_err err = cc ? eddy_config_set(cc, "auto.offset.reset", "earliest") : EDDY_ERR_NO_MEMORY;
+    if (err == EDDY_OK)
+        err = eddy__consumer_new(app->client, NULL, cc, &sb->consumer);
+    eddy_config_destroy(cc);
+    if (err == EDDY_OK && pthread_create(&sb->thread, NULL, standby_main, sb) != 0)
+        err = eddy__fail(EDDY_ERR_NO_MEMORY, "cannot start the standby thread");
+    sb->started = err == EDDY_OK;
+    if (err != EDDY_OK)
+        standbys_stop(app);
+    return err;
 }
 
 /* ---- Hosts ---------------------------------------------------------------------------------- */
@@ -772,7 +1217,10 @@ static eddy_err task_make(stream_thread *thread, uint32_t sub, int32_t partition
     th->host.open_store = task_host_open_store;
     th->host.forwards_on_flush = task_host_forwards_on_flush;
     th->host.expiry_store = task_host_expiry_store;
-    eddy_err err = make_dirs(rt->dir);
+    /* A standby of this task here gives its stores and checkpoint to the active task. */
+    eddy_err err = standby_claim(app, sub, partition);
+    if (err == EDDY_OK)
+        err = make_dirs(rt->dir);
     if (err == EDDY_OK)
         err = task_make_stores(rt, th->targets);
     if (err == EDDY_OK)
@@ -780,6 +1228,7 @@ static eddy_err task_make(stream_thread *thread, uint32_t sub, int32_t partition
     if (err != EDDY_OK) {
         runtime_task_free(rt);
         eddy__free(th);
+        standby_unclaim(app, sub, partition);
         return err;
     }
     /* The host lives as long as the task: keep it reachable through the queue array's spare
@@ -799,8 +1248,12 @@ static void task_destroy_with_host(runtime_task *rt)
 {
     task_host *th = (task_host *)rt->queues[SOURCE_TOPICS_MAX - 1].entries;
     rt->queues[SOURCE_TOPICS_MAX - 1].entries = NULL;
+    eddy_app *app = rt->thread->app;
+    uint32_t sub = rt->subtopology;
+    int32_t partition = rt->partition;
     runtime_task_free(rt);
     eddy__free(th);
+    standby_unclaim(app, sub, partition); /* its stores are closed: a standby may take them */
 }
 
 static eddy_err thread_add_task(stream_thread *thread, uint32_t sub, int32_t partition)
@@ -1905,6 +2358,11 @@ static eddy_err create_requested_topics(eddy_app *app)
 static eddy_err server_check(eddy_app *app)
 {
     const char *server = eddy_config_get(app->config, "application.server");
+    if ((!server || !server[0]) && app->sc.num_standby_replicas > 0)
+        return eddy__fail(EDDY_ERR_CONFIG,
+                          "config num.standby.replicas=%d needs application.server (host:port): "
+                          "standbys are placed through the instances' metadata",
+                          (int)app->sc.num_standby_replicas);
     if (!server || !server[0])
         return EDDY_OK;
     const char *colon = strrchr(server, ':');
@@ -2109,6 +2567,8 @@ eddy_err eddy_app_start(eddy_app *app)
     if (err == EDDY_OK && app->server)
         err = eddy__metadata_start(app->client, app->sc.application_id, app->server,
                                    app->sc.num_stream_threads, &app->metadata);
+    if (err == EDDY_OK && app->sc.num_standby_replicas > 0)
+        err = standbys_start(app);
     if (err == EDDY_OK)
         err = globals_start(app);
     if (err == EDDY_OK)
@@ -2247,6 +2707,7 @@ eddy_err eddy_app_close(eddy_app *app)
     if (state != EDDY_APP_NOT_RUNNING && state != EDDY_APP_ERROR)
         set_state(app, EDDY_APP_PENDING_SHUTDOWN);
     threads_stop(app);
+    standbys_stop(app);                 /* checkpoints what the standbys applied */
     eddy__metadata_stop(app->metadata); /* publishes the instance's departure */
     app->metadata = NULL;
     for (int i = 0; i < app->thread_count; i++) {
@@ -2467,9 +2928,8 @@ eddy_err eddy_app_key_metadata(eddy_app *app, const char *store_name, eddy_slice
     if (err == EDDY_OK && !*active_host)
         err = eddy__fail(EDDY_ERR_NOT_FOUND, "store %s: no instance hosts task %s yet", store_name,
                          task_id);
-    /* No standby replicas yet: none host it. */
-    if (err == EDDY_OK && standby_hosts && !(*standby_hosts = eddy__strdup("")))
-        err = eddy__fail(EDDY_ERR_NO_MEMORY, "out of memory");
+    if (err == EDDY_OK && standby_hosts)
+        err = eddy__metadata_standbys(app->metadata, task_id, standby_hosts);
     if (err != EDDY_OK) {
         eddy__free(*active_host);
         *active_host = NULL;

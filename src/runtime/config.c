@@ -206,7 +206,7 @@ static eddy_err read_choices(const eddy_config *config, eddy__streams_config *ou
 
 static eddy_err read_numbers(const eddy_config *config, eddy__streams_config *out)
 {
-    int64_t threads = 1, cache = 10485760, commit = 30000, poll = 100, idle = 0;
+    int64_t threads = 1, cache = 10485760, commit = 30000, poll = 100, idle = 0, standbys = 0;
     eddy_config *empty = NULL;
     const eddy_config *c = config;
     if (!c) {
@@ -229,12 +229,15 @@ static eddy_err read_numbers(const eddy_config *config, eddy__streams_config *ou
         err = eddy_config_get_i64(c, "poll.ms", 100, 0, 60000, &poll);
     if (err == EDDY_OK)
         err = eddy_config_get_i64(c, "max.task.idle.ms", 0, -1, 86400000, &idle);
+    if (err == EDDY_OK)
+        err = eddy_config_get_i64(c, "num.standby.replicas", 0, 0, 100, &standbys);
     eddy_config_destroy(empty);
     out->num_stream_threads = (int32_t)threads;
     out->cache_max_bytes = cache;
     out->commit_interval_ms = commit;
     out->poll_ms = poll;
     out->max_task_idle_ms = idle;
+    out->num_standby_replicas = (int32_t)standbys;
     return err;
 }
 

@@ -36,7 +36,8 @@
 
 typedef struct instance {
     char *server;
-    char *active; /* comma-separated task ids */
+    char *active;  /* comma-separated task ids */
+    char *standby; /* comma-separated task ids */
     int64_t offset;
 } instance;
 
@@ -52,6 +53,7 @@ struct eddy__metadata {
     pthread_cond_t changed;
     bool stop;
     char **thread_tasks; /* by stream thread: comma-separated task ids (NULL: none) */
+    char *standby_tasks; /* the standby tasks: comma-separated task ids (NULL: none) */
     int threads;
     uint64_t version, published;
     int64_t published_offset; /* of this instance's last record; -1 before the first */
@@ -90,14 +92,25 @@ static void instance_remove(eddy__metadata *m, instance *in)
 {
     eddy__free(in->server);
     eddy__free(in->active);
+    eddy__free(in->standby);
     *in = m->instances[--m->count];
 }
 
-/* The active list of a value "v1 active=<list> standby=<list>", copied; NULL when the value does
- * not parse (EDDY_ERR_CORRUPT) or on no memory. */
-static eddy_err value_parse(eddy_slice value, char **active)
+static char *copy_n(const char *s, size_t len)
 {
-    *active = NULL;
+    char *c = eddy__malloc(len + 1);
+    if (c) {
+        memcpy(c, s, len);
+        c[len] = '\0';
+    }
+    return c;
+}
+
+/* The lists of a value "v1 active=<list> standby=<list>", copied; EDDY_ERR_CORRUPT when the
+ * value does not parse. */
+static eddy_err value_parse(eddy_slice value, char **active, char **standby)
+{
+    *active = *standby = NULL;
     static const char head[] = "v1 active=";
     size_t head_len = sizeof head - 1;
     if (value.len < head_len || value.len > METADATA_VALUE_MAX ||
@@ -107,13 +120,17 @@ static eddy_err value_parse(eddy_slice value, char **active)
     const char *end = memchr(list, ' ', value.len - head_len);
     if (!end || strncmp(end, " standby=", 9) != 0)
         return EDDY_ERR_CORRUPT;
-    size_t len = (size_t)(end - list);
-    *active = eddy__malloc(len + 1);
-    if (!*active)
-        return EDDY_ERR_NO_MEMORY;
-    memcpy(*active, list, len);
-    (*active)[len] = '\0';
-    return EDDY_OK;
+    const char *standbys = end + 9, *stop = (const char *)value.data + value.len;
+    if (memchr(standbys, ' ', (size_t)(stop - standbys)))
+        return EDDY_ERR_CORRUPT;
+    *active = copy_n(list, (size_t)(end - list));
+    *standby = copy_n(standbys, (size_t)(stop - standbys));
+    if (*active && *standby)
+        return EDDY_OK;
+    eddy__free(*active);
+    eddy__free(*standby);
+    *active = *standby = NULL;
+    return EDDY_ERR_NO_MEMORY;
 }
 
 /* Applies one record of the topic (under the lock). */
@@ -128,8 +145,8 @@ static void record_apply(eddy__metadata *m, const eddy_record *rec)
             instance_remove(m, in);
         return;
     }
-    char *active = NULL;
-    eddy_err err = value_parse(rec->value, &active);
+    char *active = NULL, *standby = NULL;
+    eddy_err err = value_parse(rec->value, &active, &standby);
     if (err == EDDY_ERR_CORRUPT) {
         EDDY_WARN("runtime", "%s: skipping the record at offset %lld: not an instance record",
                   m->topic, (long long)rec->offset);
@@ -142,6 +159,7 @@ static void record_apply(eddy__metadata *m, const eddy_record *rec)
         instance *grown = eddy__realloc(m->instances, capacity * sizeof *grown);
         if (!grown) {
             eddy__free(active);
+            eddy__free(standby);
             return;
         }
         m->instances = grown;
@@ -151,15 +169,18 @@ static void record_apply(eddy__metadata *m, const eddy_record *rec)
         char *server = eddy__malloc(rec->key.len + 1);
         if (!server) {
             eddy__free(active);
+            eddy__free(standby);
             return;
         }
         memcpy(server, rec->key.data, rec->key.len);
         server[rec->key.len] = '\0';
         in = &m->instances[m->count++];
-        *in = (instance){server, NULL, 0};
+        *in = (instance){server, NULL, NULL, 0};
     }
     eddy__free(in->active);
+    eddy__free(in->standby);
     in->active = active;
+    in->standby = standby;
     in->offset = rec->offset;
 }
 
@@ -191,7 +212,7 @@ static void on_delivery(eddy__producer *producer, const eddy__delivery *d, void 
 /* This instance's record value: the union of the threads' lists (under the lock). */
 static char *value_make(eddy__metadata *m)
 {
-    size_t len = sizeof "v1 active= standby=";
+    size_t len = sizeof "v1 active= standby=" + (m->standby_tasks ? strlen(m->standby_tasks) : 0);
     for (int t = 0; t < m->threads; t++)
         len += m->thread_tasks[t] ? strlen(m->thread_tasks[t]) + 1 : 0;
     char *value = eddy__malloc(len);
@@ -204,7 +225,7 @@ static char *value_make(eddy__metadata *m)
         at +=
             (size_t)snprintf(value + at, len - at, "%s%s", at > 10 ? "," : "", m->thread_tasks[t]);
     }
-    snprintf(value + at, len - at, " standby=");
+    snprintf(value + at, len - at, " standby=%s", m->standby_tasks ? m->standby_tasks : "");
     return value;
 }
 
@@ -315,21 +336,47 @@ eddy_err eddy__metadata_start(eddy__client *client, const char *application_id, 
     return EDDY_OK;
 }
 
-void eddy__metadata_set_tasks(eddy__metadata *m, int thread, const char *const *task_ids,
-                              size_t count)
+/* The comma-separated list of the ids; NULL on no memory. */
+static char *list_make(const char *const *task_ids, size_t count)
 {
-    if (!m || thread < 0 || thread >= m->threads)
-        return;
     size_t len = 1;
     for (size_t i = 0; i < count; i++)
         len += strlen(task_ids[i]) + 1;
     char *list = eddy__malloc(len);
     if (!list)
-        return; /* the previous list stands; the next change publishes again */
+        return NULL;
     size_t at = 0;
     list[0] = '\0';
     for (size_t i = 0; i < count; i++)
         at += (size_t)snprintf(list + at, len - at, "%s%s", i ? "," : "", task_ids[i]);
+    return list;
+}
+
+void eddy__metadata_set_standbys(eddy__metadata *m, const char *const *task_ids, size_t count)
+{
+    char *list = m ? list_make(task_ids, count) : NULL;
+    if (!list)
+        return; /* the previous list stands; the next change publishes again */
+    pthread_mutex_lock(&m->lock);
+    if (m->standby_tasks && strcmp(m->standby_tasks, list) == 0) {
+        pthread_mutex_unlock(&m->lock);
+        eddy__free(list);
+        return;
+    }
+    eddy__free(m->standby_tasks);
+    m->standby_tasks = list;
+    m->version++;
+    pthread_mutex_unlock(&m->lock);
+}
+
+void eddy__metadata_set_tasks(eddy__metadata *m, int thread, const char *const *task_ids,
+                              size_t count)
+{
+    if (!m || thread < 0 || thread >= m->threads)
+        return;
+    char *list = list_make(task_ids, count);
+    if (!list)
+        return; /* the previous list stands; the next change publishes again */
     pthread_mutex_lock(&m->lock);
     eddy__free(m->thread_tasks[thread]);
     m->thread_tasks[thread] = list;
@@ -353,6 +400,48 @@ eddy_err eddy__metadata_owner(eddy__metadata *m, const char *task_id, char **ser
     return err;
 }
 
+eddy_err eddy__metadata_standbys(eddy__metadata *m, const char *task_id, char **servers)
+{
+    pthread_mutex_lock(&m->lock);
+    size_t len = 1;
+    for (size_t i = 0; i < m->count; i++)
+        len += strlen(m->instances[i].server) + 1;
+    char *out = eddy__malloc(len);
+    size_t at = 0;
+    for (size_t i = 0; out && i < m->count; i++)
+        if (list_contains(m->instances[i].standby, task_id))
+            at +=
+                (size_t)snprintf(out + at, len - at, "%s%s", at ? "," : "", m->instances[i].server);
+    if (out && at == 0)
+        out[0] = '\0';
+    pthread_mutex_unlock(&m->lock);
+    *servers = out;
+    return out ? EDDY_OK : eddy__fail(EDDY_ERR_NO_MEMORY, "out of memory");
+}
+
+eddy_err eddy__metadata_servers(eddy__metadata *m, char ***servers, size_t *count)
+{
+    *servers = NULL;
+    *count = 0;
+    pthread_mutex_lock(&m->lock);
+    char **out = eddy__calloc(m->count ? m->count : 1, sizeof *out);
+    eddy_err err = out ? EDDY_OK : EDDY_ERR_NO_MEMORY;
+    for (size_t i = 0; err == EDDY_OK && i < m->count; i++)
+        if (!(out[i] = eddy__strdup(m->instances[i].server)))
+            err = EDDY_ERR_NO_MEMORY;
+    size_t n = m->count;
+    pthread_mutex_unlock(&m->lock);
+    if (err != EDDY_OK) {
+        for (size_t i = 0; out && i < n; i++)
+            eddy__free(out[i]);
+        eddy__free(out);
+        return eddy__fail(err, "out of memory listing the instances");
+    }
+    *servers = out;
+    *count = n;
+    return EDDY_OK;
+}
+
 static int server_compare(const void *a, const void *b)
 {
     return strcmp(((const instance *)a)->server, ((const instance *)b)->server);
@@ -365,14 +454,16 @@ eddy_err eddy__metadata_describe(eddy__metadata *m, char **text)
     qsort(m->instances, m->count, sizeof *m->instances, server_compare);
     size_t len = 1;
     for (size_t i = 0; i < m->count; i++)
-        len += strlen(m->instances[i].server) + strlen(m->instances[i].active) + 32;
+        len += strlen(m->instances[i].server) + strlen(m->instances[i].active) +
+               strlen(m->instances[i].standby) + 32;
     char *out = eddy__malloc(len);
     size_t at = 0;
     if (out) {
         out[0] = '\0';
         for (size_t i = 0; i < m->count; i++)
-            at += (size_t)snprintf(out + at, len - at, "%s active=%s standby=\n",
-                                   m->instances[i].server, m->instances[i].active);
+            at += (size_t)snprintf(out + at, len - at, "%s active=%s standby=%s\n",
+                                   m->instances[i].server, m->instances[i].active,
+                                   m->instances[i].standby);
     }
     pthread_mutex_unlock(&m->lock);
     if (!out)
@@ -424,9 +515,11 @@ void eddy__metadata_stop(eddy__metadata *m)
     for (int t = 0; m->thread_tasks && t < m->threads; t++)
         eddy__free(m->thread_tasks[t]);
     eddy__free(m->thread_tasks);
+    eddy__free(m->standby_tasks);
     for (size_t i = 0; i < m->count; i++) {
         eddy__free(m->instances[i].server);
         eddy__free(m->instances[i].active);
+        eddy__free(m->instances[i].standby);
     }
     eddy__free(m->instances);
     pthread_cond_destroy(&m->changed);

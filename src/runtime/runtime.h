@@ -27,6 +27,7 @@ typedef struct eddy__streams_config {
     eddy_store_kind default_store;         /* default.dsl.store (rocksDB) */
     int64_t poll_ms;                       /* poll.ms (100) */
     int64_t max_task_idle_ms;              /* max.task.idle.ms (0; -1: never wait) */
+    int32_t num_standby_replicas;          /* num.standby.replicas (0) */
     eddy__timestamp_mode timestamp_mode;   /* default.timestamp.extractor */
 } eddy__streams_config;
 
