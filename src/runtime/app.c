@@ -1902,7 +1902,10 @@ static void *stream_thread_main(void *arg)
     pthread_mutex_lock(&thread->lock);
     if (!thread->failed) {
         err = thread_commit(thread);
-        if (err != EDDY_OK)
+        if (commit_refused(err)) /* leaving anyway: the next owner processes the rest again */
+            EDDY_WARN("runtime", "thread %d: the final commit was refused (%s)", thread->index,
+                      eddy_last_error());
+        else if (err != EDDY_OK)
             thread_error(thread, err, "the final commit");
         eddy__consumer_close(thread->consumer); /* revokes: commits again, closes the tasks */
     }
