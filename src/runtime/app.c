@@ -341,8 +341,9 @@ static eddy_err open_inner_store(eddy_app *app, const char *dir, uint32_t store,
         *wiped = wipe;
     const char *name = app->topology->stores[store].name;
     const eddy__store *def = &app->topology->stores[store];
-    bool session = def->type == EDDY__STORE_SESSION; /* windowed layouts: store/windowed.c */
-    if (store_kind(app, store) == EDDY_STORE_MEMORY && (session || def->type == EDDY__STORE_WINDOW))
+    /* Session stores and join buffers, scanned per record: store/windowed.c. */
+    bool session = def->type == EDDY__STORE_SESSION;
+    if (store_kind(app, store) == EDDY_STORE_MEMORY && (session || def->retain_duplicates))
         return eddy__kv_store_open_memory_windowed(
             name, eddy__window_suffix_bytes(session, def->retain_duplicates), out);
     if (store_kind(app, store) == EDDY_STORE_MEMORY)

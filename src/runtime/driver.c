@@ -14,6 +14,8 @@
 #include "core/error.h"
 #include "runtime/runtime.h"
 #include "runtime/task.h"
+#include "store/store.h"
+#include "store/window.h"
 #include "topology/topology.h"
 
 /* A record copied into one allocation. */
@@ -172,8 +174,15 @@ static eddy_err host_open_store(void *opaque, eddy__task *task, uint32_t store, 
     (void)task;
     eddy_test_driver *d = opaque;
     if (!d->stores[store]) {
+        const eddy__store *def = &d->topology->stores[store];
+        /* Session stores and join buffers, scanned per record: store/windowed.c. */
+        bool session = def->type == EDDY__STORE_SESSION;
         eddy_err err =
-            eddy_kv_store_open_memory(d->topology->stores[store].name, &d->stores[store]);
+            session || def->retain_duplicates
+                ? eddy__kv_store_open_memory_windowed(
+                      def->name, eddy__window_suffix_bytes(session, def->retain_duplicates),
+                      &d->stores[store])
+                : eddy_kv_store_open_memory(def->name, &d->stores[store]);
         if (err != EDDY_OK)
             return err;
     }

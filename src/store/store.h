@@ -18,6 +18,7 @@
 #define EDDY_STORE_STORE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "eddy/store.h"
@@ -174,6 +175,22 @@ void eddy__kv_store_concurrent(eddy_kv_store *store);
 /* Serializes access to `inner` with a readers-writer lock, for a global store that one thread
  * writes while others read. Iterators hold the read lock until destroyed. Ownership as logged. */
 eddy_err eddy__kv_store_locked(eddy_kv_store *inner, eddy_kv_store **out);
+
+/* Opens an empty in-memory store specialised for the window, session and join-buffer layouts
+ * of store/window.h (windowed.c): every key is [record key][suffix of suffix_bytes bytes], and
+ * each record key's entries are a sorted array found through a hash probe, so that a scan
+ * within one record key reads no tree. It is a complete eddy_kv_store (global byte order in
+ * every iterator, live iterators as the memory store's), except that put refuses a key
+ * shorter than suffix_bytes (EDDY_ERR_INVALID_ARGUMENT) and get never finds one. suffix_bytes
+ * is 1 to 16 (8: window, 12: window with duplicates, 16: session). Errors as
+ * eddy_kv_store_open_memory. */
+eddy_err eddy__kv_store_open_memory_windowed(const char *name, size_t suffix_bytes,
+                                             eddy_kv_store **out);
+
+/* For tests of the windowed memory store: checks its invariants (each group ordered and
+ * non-empty and mapped by the index, the key-length list, the counts) and its index's,
+ * returning EDDY_ERR_CORRUPT naming the first one broken. */
+eddy_err eddy__kv_windowed_check(eddy_kv_store *store);
 
 /* For tests of the memory store: checks every invariant of its hash table and B+tree (order,
  * separators, fill, leaf links, counts), returning EDDY_ERR_CORRUPT with a message naming the

@@ -33,6 +33,7 @@
 #define EDDY_STORE_WINDOW_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "eddy/store.h"
@@ -40,6 +41,16 @@
 #define EDDY__WINDOW_SUFFIX_BYTES 8
 #define EDDY__WINDOW_DUPS_SUFFIX_BYTES 12
 #define EDDY__SESSION_SUFFIX_BYTES 16
+
+/* The suffix width of a windowed store's layout: 16 for a session store, 12 for a window store
+ * that retains duplicates (a join buffer), 8 for any other window store. For opening the
+ * windowed memory store (store.h: eddy__kv_store_open_memory_windowed). */
+static inline size_t eddy__window_suffix_bytes(bool session, bool dups)
+{
+    return session ? EDDY__SESSION_SUFFIX_BYTES
+           : dups  ? EDDY__WINDOW_DUPS_SUFFIX_BYTES
+                   : EDDY__WINDOW_SUFFIX_BYTES;
+}
 
 /* ---- Window stores ---- */
 
