@@ -245,6 +245,7 @@ static void run_open(fault_run *run, const char *app_id, const char *debug)
     test_log *log = &run->log;
     log->kafka = true;
     EXPECT_OK(eddy_dev_kafka_start(BROKERS, &log->dev));
+    snprintf(log->bootstrap, sizeof log->bootstrap, "%s", eddy_dev_kafka_bootstrap(log->dev));
     EXPECT_OK(eddy_dev_kafka_create_topic(log->dev, INPUT, PARTITIONS));
     EXPECT_OK(eddy_dev_kafka_create_topic(log->dev, OUTPUT, PARTITIONS));
     for (int32_t p = 0; p < PARTITIONS; p++) {
@@ -252,7 +253,7 @@ static void run_open(fault_run *run, const char *app_id, const char *debug)
         EXPECT_OK(eddy_dev_kafka_set_leader(log->dev, OUTPUT, p, 1 + p % BROKERS));
     }
     eddy_config *config = eddy_config_new();
-    EXPECT_OK(eddy_config_set(config, "bootstrap.servers", eddy_dev_kafka_bootstrap(log->dev)));
+    EXPECT_OK(eddy_config_set(config, "bootstrap.servers", log->bootstrap));
     EXPECT_OK(eddy_config_set(config, "client.id", TEST_CLIENT));
     /* librdkafka backs off reconnecting to a broker that was down up to 10 s by default; the
      * test's own clients need not wait that long (the application keeps the default). */
