@@ -176,9 +176,11 @@ EDDY_EXPORT eddy_err eddy_app_key_metadata(eddy_app *app, const char *store_name
                                            int32_t *partition);
 
 /**
- * Every instance of the application, as text: one line per instance in server order,
- * `<host:port> active=<task>,<task>... standby=<task>,...` (tasks as "<sub-topology>_<partition>"). Freed
- * with eddy_free(). Errors as eddy_app_key_metadata(). Any thread.
+ * Every live instance of the application, as text: one line per instance in server order,
+ * `<host:port> active=<task>,<task>... standby=<task>,... members=<id>,...` (tasks as
+ * "<sub-topology>_<partition>"; ids: the group member ids of its stream threads). An instance
+ * killed without closing is listed until its tasks are claimed by others. Freed with
+ * eddy_free(). Errors as eddy_app_key_metadata(). Any thread.
  */
 EDDY_EXPORT eddy_err eddy_app_instances(eddy_app *app, char **text);
 

@@ -69,6 +69,8 @@ typedef struct eddy__consumer_ops {
                          int64_t *offset);
     /* -1 when unknown; see eddy__consumer_lag. */
     eddy_err (*lag)(eddy__consumer *consumer, const char *topic, int32_t partition, int64_t *lag);
+    /* "" when not a member; see eddy__consumer_member_id. */
+    void (*member_id)(eddy__consumer *consumer, char *buf, size_t size);
     /* pause != 0: pause; 0: resume. */
     eddy_err (*pause)(eddy__consumer *consumer, const eddy_topic_partition *partitions,
                       size_t count, int pause);

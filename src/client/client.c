@@ -449,6 +449,16 @@ eddy_err eddy__consumer_lag(eddy__consumer *c, const char *topic, int32_t partit
     return err != EDDY_OK ? err : c->ops->lag(c, topic, partition, lag);
 }
 
+eddy_err eddy__consumer_member_id(eddy__consumer *c, char *buf, size_t size)
+{
+    if (size > 0)
+        buf[0] = '\0';
+    eddy_err err = consumer_usable(c, "member_id", 1);
+    if (err == EDDY_OK && size > 0)
+        c->ops->member_id(c, buf, size);
+    return err;
+}
+
 static eddy_err consumer_pause_resume(eddy__consumer *c, const eddy_topic_partition *partitions,
                                       size_t count, int pause)
 {

@@ -287,6 +287,12 @@ eddy_err eddy__consumer_position(eddy__consumer *consumer, const char *topic, in
 eddy_err eddy__consumer_lag(eddy__consumer *consumer, const char *topic, int32_t partition,
                             int64_t *lag);
 
+/* The consumer's member id in its group, into buf (NUL-terminated; truncated to size - 1): the
+ * id the group's assignor sorts members by. "" while it is not a member (before its first
+ * assignment, after unsubscribe, or in manual mode). Returns EDDY_OK; EDDY_ERR_STATE when the
+ * consumer is closed. */
+eddy_err eddy__consumer_member_id(eddy__consumer *consumer, char *buf, size_t size);
+
 /* Stops (pause) and restarts (resume) reading assigned partitions: from the next poll on a
  * paused partition returns no records, and keeps its position; the group keeps it assigned.
  * Pausing a paused partition or resuming a running one does nothing. Returns EDDY_OK;

@@ -1082,6 +1082,13 @@ static eddy_err consumer_lag(eddy__consumer *base, const char *topic, int32_t pa
     return err;
 }
 
+static void consumer_member_id(eddy__consumer *base, char *buf, size_t size)
+{
+    embedded_consumer *c = (embedded_consumer *)base;
+    const char *id = c->lc ? eddy_log_consumer_member_id(c->lc) : NULL;
+    snprintf(buf, size, "%s", id ? id : "");
+}
+
 static eddy_err consumer_position(eddy__consumer *base, const char *topic, int32_t partition,
                                   int64_t *offset)
 {
@@ -1196,6 +1203,7 @@ static const eddy__consumer_ops embedded_consumer_ops = {
     .seek = consumer_seek,
     .position = consumer_position,
     .lag = consumer_lag,
+    .member_id = consumer_member_id,
     .pause = consumer_pause,
     .commit = consumer_commit,
     .committed = consumer_committed,

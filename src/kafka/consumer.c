@@ -583,6 +583,16 @@ static eddy_err consumer_lag(eddy__consumer *base, const char *topic, int32_t pa
     return EDDY_OK;
 }
 
+/* librdkafka's member id, which its range assignor sorts the group's members by. */
+static void consumer_member_id(eddy__consumer *base, char *buf, size_t size)
+{
+    kafka_consumer *c = (kafka_consumer *)base;
+    char *id = rd_kafka_memberid(c->rk);
+    snprintf(buf, size, "%s", id ? id : "");
+    if (id)
+        rd_kafka_mem_free(c->rk, id);
+}
+
 static eddy_err consumer_position(eddy__consumer *base, const char *topic, int32_t partition,
                                   int64_t *offset)
 {
@@ -737,6 +747,7 @@ static const eddy__consumer_ops kafka_consumer_ops = {
     .seek = consumer_seek,
     .position = consumer_position,
     .lag = consumer_lag,
+    .member_id = consumer_member_id,
     .pause = consumer_pause,
     .commit = consumer_commit,
     .committed = consumer_committed,

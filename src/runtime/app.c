@@ -51,6 +51,7 @@
 #include "core/hash.h"
 #include "core/logging.h"
 #include "runtime/metadata.h"
+#include "runtime/placement.h"
 #include "runtime/runtime.h"
 #include "runtime/task.h"
 #include "store/store.h"
@@ -117,6 +118,7 @@ struct stream_thread {
     uint32_t batch_count;
     eddy__buf arena;
     int64_t last_commit_ms;
+    int64_t next_member_ms;       /* when to check the consumer's group member id again */
     int64_t current_timestamp_ms; /* of the record in hand: changelog records carry it */
     /* batch_route's answer for the last partition routed; reset when tasks change. */
     const char *route_topic;
@@ -753,32 +755,92 @@ static void standby_unclaim(eddy_app *app, uint32_t sub, int32_t partition)
     pthread_mutex_unlock(&sb->lock);
 }
 
-/* Whether this instance should hold a standby of `task_id`, run by `owner`, among `servers`:
- * it is one of the N other instances with the highest hash(task, server). */
-static bool standby_placed_here(const eddy_app *app, const char *task_id, const char *owner,
-                                char *const *servers, size_t count)
+/* The live instances as the metadata lists them, for placement: servers[i] with members[i]
+ * split at its commas (in place) into ids (an array of pointers into it). */
+typedef struct placement_view {
+    char **servers, **members;
+    size_t count;
+    eddy__placement_instance *instances;
+    const char **ids;
+} placement_view;
+
+static void placement_view_free(placement_view *v)
 {
-    char buf[600];
-    snprintf(buf, sizeof buf, "%s|%s", task_id, app->server);
-    uint64_t mine = eddy__hash64(buf, strlen(buf));
-    int32_t above = 0;
-    for (size_t i = 0; i < count; i++) {
-        if (strcmp(servers[i], owner) == 0 || strcmp(servers[i], app->server) == 0)
-            continue;
-        snprintf(buf, sizeof buf, "%s|%s", task_id, servers[i]);
-        uint64_t theirs = eddy__hash64(buf, strlen(buf));
-        above += theirs > mine || (theirs == mine && strcmp(servers[i], app->server) < 0);
+    for (size_t i = 0; i < v->count; i++) {
+        eddy__free(v->servers[i]);
+        eddy__free(v->members[i]);
     }
-    return above < app->sc.num_standby_replicas;
+    eddy__free(v->servers);
+    eddy__free(v->members);
+    eddy__free(v->instances);
+    eddy__free(v->ids);
+}
+
+static eddy_err placement_view_load(eddy__metadata *metadata, placement_view *v)
+{
+    memset(v, 0, sizeof *v);
+    eddy_err err = eddy__metadata_servers(metadata, &v->servers, &v->members, &v->count);
+    if (err != EDDY_OK)
+        return err;
+    size_t ids = 0;
+    for (size_t i = 0; i < v->count; i++)
+        for (const char *p = v->members[i]; *p; p++)
+            ids += *p == ',';
+    ids += v->count;
+    v->instances = eddy__calloc(v->count ? v->count : 1, sizeof *v->instances);
+    v->ids = eddy__calloc(ids ? ids : 1, sizeof *v->ids);
+    if (!v->instances || !v->ids) {
+        placement_view_free(v);
+        return eddy__fail(EDDY_ERR_NO_MEMORY, "out of memory placing standbys");
+    }
+    size_t at = 0;
+    for (size_t i = 0; i < v->count; i++) {
+        v->instances[i] = (eddy__placement_instance){v->servers[i], v->ids + at, 0};
+        for (char *p = v->members[i]; *p;) {
+            char *comma = strchr(p, ',');
+            if (comma)
+                *comma = '\0';
+            if (*p)
+                v->ids[at + v->instances[i].member_count++] = p;
+            p = comma ? comma + 1 : p + strlen(p);
+        }
+        at += v->instances[i].member_count;
+    }
+    return EDDY_OK;
+}
+
+/* Whether this instance should hold a standby of task `id` (partition p of sub-topology s). */
+static bool standby_placed_here(const eddy_app *app, const placement_view *v, uint32_t s, int32_t p,
+                                const char *id)
+{
+    char *owner = NULL;
+    if (eddy__metadata_owner(app->metadata, id, &owner) != EDDY_OK || !owner)
+        return false;
+    size_t owner_at = SIZE_MAX;
+    for (size_t i = 0; i < v->count; i++)
+        if (strcmp(v->servers[i], owner) == 0)
+            owner_at = i;
+    eddy__free(owner);
+    if (owner_at == SIZE_MAX || strcmp(v->servers[owner_at], app->server) == 0)
+        return false;
+    size_t *chosen = eddy__malloc(v->count * sizeof *chosen);
+    size_t n = chosen ? eddy__standby_placement(v->instances, v->count, owner_at, id, p,
+                                                app->sub_partitions[s],
+                                                (size_t)app->sc.num_standby_replicas, chosen)
+                      : 0;
+    bool here = false;
+    for (size_t i = 0; i < n; i++)
+        here |= strcmp(v->servers[chosen[i]], app->server) == 0;
+    eddy__free(chosen);
+    return here;
 }
 
 /* The standby tasks this instance should hold now, into plan (at most max). */
 static uint32_t standby_plan(standbys *sb, task_ref *plan, uint32_t max)
 {
     eddy_app *app = sb->app;
-    char **servers = NULL;
-    size_t server_count = 0;
-    if (eddy__metadata_servers(app->metadata, &servers, &server_count) != EDDY_OK)
+    placement_view v;
+    if (placement_view_load(app->metadata, &v) != EDDY_OK)
         return 0;
     uint32_t n = 0;
     const eddy__topology *t = app->topology;
@@ -788,17 +850,11 @@ static uint32_t standby_plan(standbys *sb, task_ref *plan, uint32_t max)
         for (int32_t p = 0; p < app->sub_partitions[s] && n < max; p++) {
             char id[32];
             snprintf(id, sizeof id, "%" PRId32 "_%" PRId32, t->subtopologies[s].id, p);
-            char *owner = NULL;
-            if (eddy__metadata_owner(app->metadata, id, &owner) == EDDY_OK && owner &&
-                strcmp(owner, app->server) != 0 &&
-                standby_placed_here(app, id, owner, servers, server_count))
+            if (standby_placed_here(app, &v, s, p, id))
                 plan[n++] = (task_ref){s, p};
-            eddy__free(owner);
         }
     }
-    for (size_t i = 0; i < server_count; i++)
-        eddy__free(servers[i]);
-    eddy__free(servers);
+    placement_view_free(&v);
     return n;
 }
 
@@ -1456,6 +1512,23 @@ static void thread_publish_tasks(stream_thread *thread)
     eddy__metadata_set_tasks(thread->app->metadata, thread->index, ids, n);
 }
 
+/* How often a stream thread checks its group member id: a member that was given no partition
+ * gets no rebalance callback, yet its id changes the range assignment, which standby placement
+ * predicts. */
+#define MEMBER_CHECK_MS 250
+
+/* Tells the instance metadata this thread's group member id, when it is due (or `now`). */
+static void thread_publish_member(stream_thread *thread, bool now)
+{
+    int64_t ms = eddy__now_ms();
+    if (!thread->app->metadata || (!now && ms < thread->next_member_ms))
+        return;
+    thread->next_member_ms = ms + MEMBER_CHECK_MS;
+    char id[256];
+    if (eddy__consumer_member_id(thread->consumer, id, sizeof id) == EDDY_OK)
+        eddy__metadata_set_member(thread->app->metadata, thread->index, id);
+}
+
 static void on_rebalance(eddy__consumer *consumer, eddy__rebalance_event event,
                          const eddy_topic_partition *parts, size_t count, void *opaque)
 {
@@ -1486,6 +1559,7 @@ static void on_rebalance(eddy__consumer *consumer, eddy__rebalance_event event,
             thread_error(thread, err, what);
         }
     }
+    thread_publish_member(thread, true);
     thread_publish_tasks(thread);
 }
 
@@ -1893,6 +1967,7 @@ static void *stream_thread_main(void *arg)
                 thread_error(thread, err, "punctuating");
             }
         }
+        thread_publish_member(thread, false);
         pthread_mutex_unlock(&thread->lock);
         /* A mutex is not fair: the loop would take it back at once and starve the queries
          * waiting for it. Let them in first. */

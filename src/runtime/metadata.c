@@ -6,9 +6,10 @@
  *
  *     topic   <application.id>-eddy-instances, 1 partition, cleanup.policy=compact
  *     key     the instance's application.server ("host:port")
- *     value   "v1 active=<task>,<task>,... standby=<task>,..."   (tasks
- * "<sub-topology>_<partition>", either list may be empty), or null (a tombstone) when the instance
- * closes
+ *     value   "v1 active=<task>,<task>,... standby=<task>,... members=<id>,..."   (tasks
+ * "<sub-topology>_<partition>"; ids: the group member ids of the instance's stream threads, for
+ * standby placement (placement.h); any list may be empty, and " members=..." may be missing, as
+ * in the first records of this format), or null (a tombstone) when the instance closes
  *
  * Every instance publishes its record whenever its stream threads' tasks change, and reads the
  * topic from its start on a thread of its own. The owner of a task is the instance whose latest
@@ -38,6 +39,7 @@ typedef struct instance {
     char *server;
     char *active;  /* comma-separated task ids */
     char *standby; /* comma-separated task ids */
+    char *members; /* comma-separated group member ids */
     int64_t offset;
 } instance;
 
@@ -52,8 +54,9 @@ struct eddy__metadata {
     pthread_mutex_t lock; /* everything below */
     pthread_cond_t changed;
     bool stop;
-    char **thread_tasks; /* by stream thread: comma-separated task ids (NULL: none) */
-    char *standby_tasks; /* the standby tasks: comma-separated task ids (NULL: none) */
+    char **thread_tasks;   /* by stream thread: comma-separated task ids (NULL: none) */
+    char **thread_members; /* by stream thread: its group member id (NULL: none yet) */
+    char *standby_tasks;   /* the standby tasks: comma-separated task ids (NULL: none) */
     int threads;
     uint64_t version, published;
     int64_t published_offset; /* of this instance's last record; -1 before the first */
@@ -93,6 +96,7 @@ static void instance_remove(eddy__metadata *m, instance *in)
     eddy__free(in->server);
     eddy__free(in->active);
     eddy__free(in->standby);
+    eddy__free(in->members);
     *in = m->instances[--m->count];
 }
 
@@ -106,30 +110,42 @@ static char *copy_n(const char *s, size_t len)
     return c;
 }
 
-/* The lists of a value "v1 active=<list> standby=<list>", copied; EDDY_ERR_CORRUPT when the
- * value does not parse. */
-static eddy_err value_parse(eddy_slice value, char **active, char **standby)
+/* The lists of a value "v1 active=<list> standby=<list>[ members=<list>]", copied;
+ * EDDY_ERR_CORRUPT when the value does not parse. */
+static eddy_err value_parse(eddy_slice value, char **active, char **standby, char **members)
 {
-    *active = *standby = NULL;
+    *active = *standby = *members = NULL;
     static const char head[] = "v1 active=";
     size_t head_len = sizeof head - 1;
     if (value.len < head_len || value.len > METADATA_VALUE_MAX ||
         memcmp(value.data, head, head_len) != 0)
         return EDDY_ERR_CORRUPT;
-    const char *list = (const char *)value.data + head_len;
-    const char *end = memchr(list, ' ', value.len - head_len);
-    if (!end || strncmp(end, " standby=", 9) != 0)
+    const char *list = (const char *)value.data + head_len,
+               *stop = (const char *)value.data + value.len;
+    const char *end = memchr(list, ' ', (size_t)(stop - list));
+    if (!end || (size_t)(stop - end) < 9 || memcmp(end, " standby=", 9) != 0)
         return EDDY_ERR_CORRUPT;
-    const char *standbys = end + 9, *stop = (const char *)value.data + value.len;
-    if (memchr(standbys, ' ', (size_t)(stop - standbys)))
-        return EDDY_ERR_CORRUPT;
+    const char *standbys = end + 9;
+    const char *standbys_end = memchr(standbys, ' ', (size_t)(stop - standbys));
+    const char *ids = stop;
+    if (standbys_end) {
+        if ((size_t)(stop - standbys_end) < 9 || memcmp(standbys_end, " members=", 9) != 0)
+            return EDDY_ERR_CORRUPT;
+        ids = standbys_end + 9;
+        if (memchr(ids, ' ', (size_t)(stop - ids)))
+            return EDDY_ERR_CORRUPT;
+    } else {
+        standbys_end = stop;
+    }
     *active = copy_n(list, (size_t)(end - list));
-    *standby = copy_n(standbys, (size_t)(stop - standbys));
-    if (*active && *standby)
+    *standby = copy_n(standbys, (size_t)(standbys_end - standbys));
+    *members = copy_n(ids, (size_t)(stop - ids));
+    if (*active && *standby && *members)
         return EDDY_OK;
     eddy__free(*active);
     eddy__free(*standby);
-    *active = *standby = NULL;
+    eddy__free(*members);
+    *active = *standby = *members = NULL;
     return EDDY_ERR_NO_MEMORY;
 }
 
@@ -145,8 +161,8 @@ static void record_apply(eddy__metadata *m, const eddy_record *rec)
             instance_remove(m, in);
         return;
     }
-    char *active = NULL, *standby = NULL;
-    eddy_err err = value_parse(rec->value, &active, &standby);
+    char *active = NULL, *standby = NULL, *members = NULL;
+    eddy_err err = value_parse(rec->value, &active, &standby, &members);
     if (err == EDDY_ERR_CORRUPT) {
         EDDY_WARN("runtime", "%s: skipping the record at offset %lld: not an instance record",
                   m->topic, (long long)rec->offset);
@@ -160,6 +176,7 @@ static void record_apply(eddy__metadata *m, const eddy_record *rec)
         if (!grown) {
             eddy__free(active);
             eddy__free(standby);
+            eddy__free(members);
             return;
         }
         m->instances = grown;
@@ -170,17 +187,20 @@ static void record_apply(eddy__metadata *m, const eddy_record *rec)
         if (!server) {
             eddy__free(active);
             eddy__free(standby);
+            eddy__free(members);
             return;
         }
         memcpy(server, rec->key.data, rec->key.len);
         server[rec->key.len] = '\0';
         in = &m->instances[m->count++];
-        *in = (instance){server, NULL, NULL, 0};
+        *in = (instance){server, NULL, NULL, NULL, 0};
     }
     eddy__free(in->active);
     eddy__free(in->standby);
+    eddy__free(in->members);
     in->active = active;
     in->standby = standby;
+    in->members = members;
     in->offset = rec->offset;
 }
 
@@ -198,6 +218,30 @@ static bool list_contains(const char *list, const char *task_id)
     return false;
 }
 
+/* Whether instance `in` is gone without its tombstone (killed): another instance's newer record
+ * claims one of the tasks its record claims. A live instance that loses a task in a rebalance
+ * publishes its shorter list when the task is revoked, before the new owner can claim it, so
+ * only a dead instance's claims are overtaken (a live one's at most for the moment between). An
+ * instance that died claiming nothing stays listed (nothing overtakes it). Under the lock. */
+static bool instance_stale(const eddy__metadata *m, const instance *in)
+{
+    for (const char *p = in->active; p && *p;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char task[64];
+        if (len < sizeof task) {
+            memcpy(task, p, len);
+            task[len] = '\0';
+            for (size_t i = 0; i < m->count; i++)
+                if (&m->instances[i] != in && m->instances[i].offset > in->offset &&
+                    list_contains(m->instances[i].active, task))
+                    return true;
+        }
+        p = comma ? comma + 1 : NULL;
+    }
+    return false;
+}
+
 /* ---- Publishing --------------------------------------------------------------------------------
  */
 
@@ -209,23 +253,36 @@ static void on_delivery(eddy__producer *producer, const eddy__delivery *d, void 
     *offset = d->err == EDDY_OK ? d->offset : -1;
 }
 
+/* Appends the threads' non-empty entries of `lists` to value, comma-separated. */
+static size_t append_lists(char *value, size_t at, size_t len, char *const *lists, int threads)
+{
+    bool first = true;
+    for (int t = 0; t < threads; t++) {
+        if (!lists[t] || !lists[t][0])
+            continue;
+        at += (size_t)snprintf(value + at, len - at, "%s%s", first ? "" : ",", lists[t]);
+        first = false;
+    }
+    return at;
+}
+
 /* This instance's record value: the union of the threads' lists (under the lock). */
 static char *value_make(eddy__metadata *m)
 {
-    size_t len = sizeof "v1 active= standby=" + (m->standby_tasks ? strlen(m->standby_tasks) : 0);
-    for (int t = 0; t < m->threads; t++)
+    size_t len =
+        sizeof "v1 active= standby= members=" + (m->standby_tasks ? strlen(m->standby_tasks) : 0);
+    for (int t = 0; t < m->threads; t++) {
         len += m->thread_tasks[t] ? strlen(m->thread_tasks[t]) + 1 : 0;
+        len += m->thread_members[t] ? strlen(m->thread_members[t]) + 1 : 0;
+    }
     char *value = eddy__malloc(len);
     if (!value)
         return NULL;
     size_t at = (size_t)snprintf(value, len, "v1 active=");
-    for (int t = 0; t < m->threads; t++) {
-        if (!m->thread_tasks[t] || !m->thread_tasks[t][0])
-            continue;
-        at +=
-            (size_t)snprintf(value + at, len - at, "%s%s", at > 10 ? "," : "", m->thread_tasks[t]);
-    }
-    snprintf(value + at, len - at, " standby=%s", m->standby_tasks ? m->standby_tasks : "");
+    at = append_lists(value, at, len, m->thread_tasks, m->threads);
+    at += (size_t)snprintf(value + at, len - at,
+                           " standby=%s members=", m->standby_tasks ? m->standby_tasks : "");
+    append_lists(value, at, len, m->thread_members, m->threads);
     return value;
 }
 
@@ -309,8 +366,9 @@ eddy_err eddy__metadata_start(eddy__client *client, const char *application_id, 
     pthread_mutex_init(&m->lock, NULL);
     pthread_cond_init(&m->changed, NULL);
     m->thread_tasks = eddy__calloc((size_t)threads, sizeof(char *));
+    m->thread_members = eddy__calloc((size_t)threads, sizeof(char *));
     eddy_config *config = eddy_config_new();
-    eddy_err err = m->thread_tasks && config ? EDDY_OK : EDDY_ERR_NO_MEMORY;
+    eddy_err err = m->thread_tasks && m->thread_members && config ? EDDY_OK : EDDY_ERR_NO_MEMORY;
     if (err == EDDY_OK)
         err = eddy_config_set(config, "linger.ms", "0");
     if (err == EDDY_OK)
@@ -384,6 +442,24 @@ void eddy__metadata_set_tasks(eddy__metadata *m, int thread, const char *const *
     pthread_mutex_unlock(&m->lock);
 }
 
+void eddy__metadata_set_member(eddy__metadata *m, int thread, const char *member_id)
+{
+    if (!m || thread < 0 || thread >= m->threads)
+        return;
+    /* A member id becomes part of a comma-separated list in a space-separated value. */
+    if (strpbrk(member_id, ", ") || strlen(member_id) > 255)
+        member_id = "";
+    pthread_mutex_lock(&m->lock);
+    const char *now = m->thread_members[thread] ? m->thread_members[thread] : "";
+    char *copy = strcmp(now, member_id) != 0 ? eddy__strdup(member_id) : NULL;
+    if (copy) {
+        eddy__free(m->thread_members[thread]);
+        m->thread_members[thread] = copy;
+        m->version++;
+    }
+    pthread_mutex_unlock(&m->lock);
+}
+
 eddy_err eddy__metadata_owner(eddy__metadata *m, const char *task_id, char **server)
 {
     *server = NULL;
@@ -419,25 +495,43 @@ eddy_err eddy__metadata_standbys(eddy__metadata *m, const char *task_id, char **
     return out ? EDDY_OK : eddy__fail(EDDY_ERR_NO_MEMORY, "out of memory");
 }
 
-eddy_err eddy__metadata_servers(eddy__metadata *m, char ***servers, size_t *count)
+/* Frees n strings and their array. */
+static void strings_free(char **strings, size_t n)
+{
+    for (size_t i = 0; strings && i < n; i++)
+        eddy__free(strings[i]);
+    eddy__free(strings);
+}
+
+eddy_err eddy__metadata_servers(eddy__metadata *m, char ***servers, char ***members, size_t *count)
 {
     *servers = NULL;
+    if (members)
+        *members = NULL;
     *count = 0;
     pthread_mutex_lock(&m->lock);
+    size_t n = 0;
     char **out = eddy__calloc(m->count ? m->count : 1, sizeof *out);
-    eddy_err err = out ? EDDY_OK : EDDY_ERR_NO_MEMORY;
-    for (size_t i = 0; err == EDDY_OK && i < m->count; i++)
-        if (!(out[i] = eddy__strdup(m->instances[i].server)))
+    char **ids = members ? eddy__calloc(m->count ? m->count : 1, sizeof *ids) : NULL;
+    eddy_err err = out && (ids || !members) ? EDDY_OK : EDDY_ERR_NO_MEMORY;
+    for (size_t i = 0; err == EDDY_OK && i < m->count; i++) {
+        const instance *in = &m->instances[i];
+        if (instance_stale(m, in))
+            continue;
+        if (!(out[n] = eddy__strdup(in->server)) ||
+            (ids && !(ids[n] = eddy__strdup(in->members ? in->members : ""))))
             err = EDDY_ERR_NO_MEMORY;
-    size_t n = m->count;
+        n++;
+    }
     pthread_mutex_unlock(&m->lock);
     if (err != EDDY_OK) {
-        for (size_t i = 0; out && i < n; i++)
-            eddy__free(out[i]);
-        eddy__free(out);
+        strings_free(out, n);
+        strings_free(ids, n);
         return eddy__fail(err, "out of memory listing the instances");
     }
     *servers = out;
+    if (members)
+        *members = ids;
     *count = n;
     return EDDY_OK;
 }
@@ -455,15 +549,16 @@ eddy_err eddy__metadata_describe(eddy__metadata *m, char **text)
     size_t len = 1;
     for (size_t i = 0; i < m->count; i++)
         len += strlen(m->instances[i].server) + strlen(m->instances[i].active) +
-               strlen(m->instances[i].standby) + 32;
+               strlen(m->instances[i].standby) + strlen(m->instances[i].members) + 48;
     char *out = eddy__malloc(len);
     size_t at = 0;
     if (out) {
         out[0] = '\0';
         for (size_t i = 0; i < m->count; i++)
-            at += (size_t)snprintf(out + at, len - at, "%s active=%s standby=%s\n",
-                                   m->instances[i].server, m->instances[i].active,
-                                   m->instances[i].standby);
+            if (!instance_stale(m, &m->instances[i]))
+                at += (size_t)snprintf(out + at, len - at, "%s active=%s standby=%s members=%s\n",
+                                       m->instances[i].server, m->instances[i].active,
+                                       m->instances[i].standby, m->instances[i].members);
     }
     pthread_mutex_unlock(&m->lock);
     if (!out)
@@ -512,14 +607,14 @@ void eddy__metadata_stop(eddy__metadata *m)
     }
     eddy__consumer_destroy(m->consumer);
     eddy__producer_destroy(m->producer);
-    for (int t = 0; m->thread_tasks && t < m->threads; t++)
-        eddy__free(m->thread_tasks[t]);
-    eddy__free(m->thread_tasks);
+    strings_free(m->thread_tasks, m->thread_tasks ? (size_t)m->threads : 0);
+    strings_free(m->thread_members, m->thread_members ? (size_t)m->threads : 0);
     eddy__free(m->standby_tasks);
     for (size_t i = 0; i < m->count; i++) {
         eddy__free(m->instances[i].server);
         eddy__free(m->instances[i].active);
         eddy__free(m->instances[i].standby);
+        eddy__free(m->instances[i].members);
     }
     eddy__free(m->instances);
     pthread_cond_destroy(&m->changed);

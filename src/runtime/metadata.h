@@ -36,16 +36,22 @@ void eddy__metadata_set_standbys(eddy__metadata *m, const char *const *task_ids,
 /* The servers holding standbys of `task_id`, comma-separated ("" none), for eddy__free(). */
 eddy_err eddy__metadata_standbys(eddy__metadata *m, const char *task_id, char **servers);
 
-/* The live instances' servers: an array of `count` strings, each and the array freed with
- * eddy__free(). */
-eddy_err eddy__metadata_servers(eddy__metadata *m, char ***servers, size_t *count);
+/* Sets stream thread `thread`'s group member id ("" while it is none); published with the
+ * tasks, for standby placement. An id with a comma or a space is published as "". Any thread. */
+void eddy__metadata_set_member(eddy__metadata *m, int thread, const char *member_id);
+
+/* The live instances' servers and (members not NULL) their stream threads' member ids,
+ * comma-separated ("" while unknown), in the same order: arrays of `count` strings, each and the
+ * arrays freed with eddy__free(). */
+eddy_err eddy__metadata_servers(eddy__metadata *m, char ***servers, char ***members, size_t *count);
 
 /* The server hosting `task_id` as the latest record on the topic says (the newest claim wins),
  * copied into a string the caller frees with eddy__free(); NULL when no instance claims it.
  * Any thread. Returns EDDY_OK or EDDY_ERR_NO_MEMORY. */
 eddy_err eddy__metadata_owner(eddy__metadata *m, const char *task_id, char **server);
 
-/* Every live instance, one line each, "<server> active=<task>,... standby=<task>,..." in server
+/* Every live instance, one line each, "<server> active=<task>,... standby=<task>,...
+ * members=<id>,..." in server
  * order, into a string the caller frees with eddy__free(). Any thread. */
 eddy_err eddy__metadata_describe(eddy__metadata *m, char **text);
 

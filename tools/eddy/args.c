@@ -366,6 +366,20 @@ static void print_option(const cli_option *option, FILE *out)
             option->kind == CLI_OPTION_LIST ? " (repeatable)" : "");
 }
 
+/* Whether the command has its own option of a global option's name (the command's is the one
+ * parsed, so the global one is not listed in its help). */
+static bool shadowed(const cli_command *command, const cli_option *global)
+{
+    for (size_t i = 0; i < command->option_count; i++) {
+        const cli_option *own = &command->options[i];
+        if (own->long_name != NULL && global->long_name != NULL &&
+            strcmp(own->long_name, global->long_name) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 void cli_command_help(const cli_command *command, FILE *out)
 {
     fprintf(out, "%s\n\nUsage:\n  eddy %s%s%s [flags]\n", command->summary, command->path,
@@ -381,7 +395,9 @@ void cli_command_help(const cli_command *command, FILE *out)
     global_options(&unused, globals);
     fprintf(out, "\nGlobal flags:\n");
     for (size_t i = 0; i < CLI_GLOBAL_OPTION_COUNT; i++) {
-        print_option(&globals[i], out);
+        if (!shadowed(command, &globals[i])) {
+            print_option(&globals[i], out);
+        }
     }
     if (command->details != NULL) {
         fprintf(out, "\n%s", command->details);
