@@ -1,6 +1,8 @@
 # The user's entry points. CMake does the building; this file only names the jobs.
 #   make demo   - build and run a short demonstration: the embedded log, then wordcount on it
 #   make test   - build with AddressSanitizer + UBSan and run every test
+#   make test-kafka KAFKA=host:port - the same build; only the Kafka suites, against that broker
+#                 (a Kafka or Redpanda, or an `eddy dev kafka`) instead of in-process mock clusters
 #   make bench  - build optimised and run the benchmarks (results: docs/BENCHMARKS.md)
 #   make soak   - the long crash loop (1,000 SIGKILLs) and other long tests
 
@@ -8,7 +10,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 RELEASE := build/release
 SANITIZE := build/sanitize
 
-.PHONY: all deps build build-sanitize demo test bench soak fuzz clean format
+.PHONY: all deps build build-sanitize demo test test-kafka bench soak fuzz clean format
 
 all: build
 
@@ -28,6 +30,20 @@ demo: build
 
 test: build-sanitize
 	@cd $(SANITIZE) && ctest --output-on-failure -j $(JOBS) --timeout 600
+
+# The tests labelled kafka (tests/CMakeLists.txt), with EDDY_TEST_KAFKA telling them the broker;
+# those that need the mock cluster say they are skipped (docs/kafka.md, "Testing against a real
+# Kafka or Redpanda"). Checked when the goal is named, so that a missing KAFKA stops make before
+# it builds anything, with one line.
+ifneq ($(filter test-kafka,$(MAKECMDGOALS)),)
+ifeq ($(strip $(KAFKA)),)
+$(error make test-kafka needs the broker: make test-kafka KAFKA=host:port)
+endif
+endif
+
+test-kafka: build-sanitize
+	@cd $(SANITIZE) && EDDY_TEST_KAFKA='$(KAFKA)' ctest --output-on-failure -j $(JOBS) \
+		--timeout 600 -L kafka
 
 bench: build
 	@scripts/bench.sh $(RELEASE)

@@ -87,6 +87,8 @@ typedef struct runtime_task {
     bool *checkpointable;    /* by store index: a RocksDB store with a changelog */
     bool *forwarding;        /* by store index: its cache forwards the owner's changes */
     eddy_kv_store **expiry;  /* by store index: windowed stores' expiry views */
+    eddy_kv_store **kept;    /* by store index: changelogged in-memory stores (inner, kept open) */
+    bool hand_over;          /* closing after a commit: put the kept stores aside */
     input_queue queues[SOURCE_TOPICS_MAX];
     uint32_t queue_count;
     bool dirty; /* processed records since the last commit */
@@ -165,6 +167,9 @@ struct eddy_app {
     eddy__metadata *metadata; /* with application.server: the instances and their tasks */
     standbys *standby;        /* with num.standby.replicas > 0: this instance's standby tasks */
     size_t need_count, need_capacity;
+    pthread_mutex_t handoff_lock; /* the handoffs */
+    struct handoff *handoffs;     /* in-memory stores put aside for the next task (below) */
+    uint32_t handoff_count, handoff_capacity;
     pthread_mutex_t state_lock;
     pthread_mutex_t listener_lock; /* serializes state changes with their listener calls */
     pthread_cond_t state_cond;
@@ -480,6 +485,145 @@ static bool store_cached(const eddy__store *s)
     return s->caching;
 }
 
+/* ---- Handoffs of in-memory stores ----------------------------------------------------------
+ *
+ * An in-memory store dies with its task, and a new task of the partition would restore it from
+ * the whole changelog. But a task is often closed only to be opened again here at once: on
+ * Kafka every rebalance revokes every partition (the range assignor's eager protocol) and
+ * assigns most of them back; and a standby closes when its task becomes active here. So a
+ * closing task whose commit succeeded, and a claimed standby, put their in-memory stores aside
+ * with the changelog offset they hold up to; the next task of the partition on this instance
+ * (any stream thread) takes them and restores only the changelog past that offset, as Kafka
+ * Streams keeps suspended tasks' stores across an eager rebalance. What no task takes within
+ * HANDOFF_KEEP_MS is closed. */
+#define HANDOFF_KEEP_MS 60000
+
+struct handoff {
+    uint32_t sub, store;
+    int32_t partition;
+    eddy_kv_store *kv;
+    int64_t next;     /* the next changelog offset the store needs */
+    int64_t since_ms; /* when it was put aside */
+};
+
+/* Closes the handoffs put aside before `before_ms` (all: INT64_MAX). */
+static void handoffs_expire(eddy_app *app, int64_t before_ms)
+{
+    pthread_mutex_lock(&app->handoff_lock);
+    for (uint32_t i = 0; i < app->handoff_count;) {
+        if (app->handoffs[i].since_ms < before_ms) {
+            eddy__kv_store_keep_open(app->handoffs[i].kv, false);
+            eddy_kv_store_close(app->handoffs[i].kv);
+            app->handoffs[i] = app->handoffs[--app->handoff_count];
+        } else {
+            i++;
+        }
+    }
+    pthread_mutex_unlock(&app->handoff_lock);
+}
+
+/* Puts store `kv` (store index `store` of task sub/partition, holding the changelog up to
+ * `next`) aside; it now belongs to the pool (closed at once when there is no room). */
+static void handoff_put(eddy_app *app, uint32_t sub, int32_t partition, uint32_t store,
+                        eddy_kv_store *kv, int64_t next)
+{
+    handoffs_expire(app, eddy__now_ms() - HANDOFF_KEEP_MS);
+    eddy__kv_store_keep_open(kv, false);
+    pthread_mutex_lock(&app->handoff_lock);
+    /* One per store: of two copies (a task's and its standby's), the one further along. */
+    for (uint32_t i = 0; i < app->handoff_count; i++) {
+        struct handoff *h = &app->handoffs[i];
+        if (h->sub != sub || h->partition != partition || h->store != store)
+            continue;
+        eddy_kv_store *older = h->next >= next ? kv : h->kv;
+        if (older == h->kv) {
+            h->kv = kv;
+            h->next = next;
+            h->since_ms = eddy__now_ms();
+        }
+        pthread_mutex_unlock(&app->handoff_lock);
+        eddy_kv_store_close(older);
+        return;
+    }
+    if (app->handoff_count == app->handoff_capacity) {
+        uint32_t capacity = app->handoff_capacity ? 2 * app->handoff_capacity : 8;
+        struct handoff *grown = eddy__realloc(app->handoffs, capacity * sizeof *grown);
+        if (grown) {
+            app->handoffs = grown;
+            app->handoff_capacity = capacity;
+        }
+    }
+    bool room = app->handoff_count < app->handoff_capacity;
+    if (room)
+        app->handoffs[app->handoff_count++] =
+            (struct handoff){sub, store, partition, kv, next, eddy__now_ms()};
+    pthread_mutex_unlock(&app->handoff_lock);
+    if (!room)
+        eddy_kv_store_close(kv); /* the next task restores it whole */
+}
+
+/* Takes the store put aside for store `store` of task sub/partition, and the next changelog
+ * offset it needs; false when there is none. */
+static bool handoff_take(eddy_app *app, uint32_t sub, int32_t partition, uint32_t store,
+                         eddy_kv_store **kv, int64_t *next)
+{
+    pthread_mutex_lock(&app->handoff_lock);
+    bool found = false;
+    for (uint32_t i = 0; i < app->handoff_count && !found; i++) {
+        struct handoff *h = &app->handoffs[i];
+        if (h->sub != sub || h->partition != partition || h->store != store)
+            continue;
+        *kv = h->kv;
+        *next = h->next;
+        *h = app->handoffs[--app->handoff_count];
+        found = true;
+    }
+    pthread_mutex_unlock(&app->handoff_lock);
+    return found;
+}
+
+/* Closes what was put aside for task sub/partition and not taken by its new task (which failed
+ * to start). */
+static void handoffs_drop(eddy_app *app, uint32_t sub, int32_t partition)
+{
+    pthread_mutex_lock(&app->handoff_lock);
+    for (uint32_t i = 0; i < app->handoff_count;) {
+        struct handoff *h = &app->handoffs[i];
+        if (h->sub == sub && h->partition == partition) {
+            eddy_kv_store_close(h->kv);
+            *h = app->handoffs[--app->handoff_count];
+        } else {
+            i++;
+        }
+    }
+    pthread_mutex_unlock(&app->handoff_lock);
+}
+
+/* The in-memory store of a new task's store `store`: one put aside for it, restored from its
+ * offset, when its changelog still reaches that far; else a new, empty one. */
+static eddy_err task_memory_store(runtime_task *rt, uint32_t store, const char *topic,
+                                  eddy_kv_store **inner, int64_t *from)
+{
+    eddy_app *app = rt->thread->app;
+    int64_t next = 0, high = -1;
+    if (handoff_take(app, rt->subtopology, rt->partition, store, inner, &next)) {
+        if (eddy__client_watermarks(app->client, topic, rt->partition, NULL, &high) == EDDY_OK &&
+            next <= high) {
+            *from = next;
+            EDDY_INFO("runtime",
+                      "task %" PRId32 "_%" PRId32 ": store %s kept in memory, restoring from "
+                      "offset %" PRId64,
+                      app->topology->subtopologies[rt->subtopology].id, rt->partition,
+                      app->topology->stores[store].name, next);
+            return EDDY_OK;
+        }
+        eddy_kv_store_close(*inner); /* the changelog was truncated or recreated */
+        *inner = NULL;
+    }
+    *from = EDDY_OFFSET_BEGINNING;
+    return open_inner_store(app, rt->dir, store, false, NULL, inner);
+}
+
 /* Opens, restores and decorates one store of a new task. */
 static eddy_err task_store_open(runtime_task *rt, uint32_t store, const checkpoint_entry *cp,
                                 uint32_t cp_count, bool checkpoint_bad, changelog_target *targets)
@@ -510,9 +654,15 @@ static eddy_err task_store_open(runtime_task *rt, uint32_t store, const checkpoi
     bool wipe = persistent && (checkpoint_bad || from < 0);
     eddy_kv_store *inner = NULL;
     bool wiped = false;
-    eddy_err err = open_inner_store(app, rt->dir, store, wipe, &wiped, &inner);
+    eddy_err err = !persistent && s->changelog
+                       ? task_memory_store(rt, store, topic, &inner, &from)
+                       : open_inner_store(app, rt->dir, store, wipe, &wiped, &inner);
     if (err != EDDY_OK)
         return err;
+    if (!persistent && s->changelog) { /* kept open under its decorators, to be put aside */
+        eddy__kv_store_keep_open(inner, true);
+        rt->kept[store] = inner;
+    }
     if (wiped) /* empty now, whatever the checkpoint said */
         from = EDDY_OFFSET_BEGINNING;
     rt->checkpointable[store] = persistent && s->changelog;
@@ -553,22 +703,21 @@ static eddy_err task_store_open(runtime_task *rt, uint32_t store, const checkpoi
 
 /* ---- Standby replicas ----------------------------------------------------------------------- *
  *
- * With num.standby.replicas = N, an instance keeps warm copies of the persistent (RocksDB)
- * stores of tasks it does not run, by reading their changelogs into the task's own directory and
- * checkpointing what it applied (the same .checkpoint an active task writes). When such a task
- * is then assigned to this instance, the active task opens those stores and restores only the
- * changelog past the checkpoint. In-memory stores get no standby (a new active task rebuilds
- * them from the whole changelog; Kafka Streams keeps them in memory).
+ * With num.standby.replicas = N, an instance keeps warm copies of the changelogged stores of
+ * tasks it does not run, by reading their changelogs: RocksDB stores in the task's own directory,
+ * checkpointing what they applied (the same .checkpoint an active task writes); in-memory stores
+ * in memory, as Kafka Streams does. When such a task is then assigned to this instance, the
+ * active task opens the RocksDB stores and restores only the changelog past the checkpoint, and
+ * takes the in-memory stores over with the offsets they reached (the handoff below).
  *
- * Placement, computed alike by every instance from the instance metadata (which instance runs
- * which task): the standbys of a task go to the N other live instances with the highest
- * hash(task, server) ("rendezvous hashing"). With two instances the standby is the survivor of
- * the other's failure, where the task must go. The standby thread re-reads the placement every
- * STANDBY_PLAN_MS and publishes its standbys in the metadata.
+ * Placement, computed alike by every instance from the instance metadata: see placement.h (the
+ * first standby of a task goes where the range assignor moves it when its owner dies). The
+ * standby thread re-reads the placement every STANDBY_PLAN_MS and publishes its standbys in the
+ * metadata.
  *
  * A stream thread about to run a task as active first claims it (standby_claim): the standby
- * is closed (flushed, checkpointed) and not reopened while the task is active here, so the
- * RocksDB directory has one user at a time. */
+ * is closed (flushed, checkpointed; its in-memory stores put aside for the task) and not
+ * reopened while the task is active here, so the RocksDB directory has one user at a time. */
 #define STANDBY_PLAN_MS 200
 #define STANDBY_POLL_MS 50
 
@@ -606,7 +755,7 @@ static bool standby_store(const eddy_app *app, uint32_t sub, uint32_t s)
 {
     const eddy__topology *t = app->topology;
     return eddy__ids_contains(&t->subtopologies[sub].stores, s) && t->stores[s].changelog &&
-           !t->stores[s].global && store_kind(app, s) == EDDY_STORE_ROCKSDB;
+           !t->stores[s].global;
 }
 
 static bool sub_has_standby_stores(const eddy_app *app, uint32_t sub)
@@ -624,7 +773,8 @@ static uint32_t standby_checkpoint_entries(eddy_app *app, standby_task *st, chec
 {
     uint32_t n = 0;
     for (uint32_t s = 0; s < app->topology->store_count && n < 256; s++) {
-        if (!st->stores[s] || st->next[s] < 0 || eddy_kv_flush(st->stores[s]) != EDDY_OK)
+        if (!st->stores[s] || st->next[s] < 0 || store_kind(app, s) != EDDY_STORE_ROCKSDB ||
+            eddy_kv_flush(st->stores[s]) != EDDY_OK)
             continue;
         changelog_name(app, s, cp[n].topic, sizeof cp[n].topic);
         cp[n].partition = st->partition;
@@ -684,6 +834,8 @@ static eddy_err standby_task_open(eddy_app *app, uint32_t sub, int32_t partition
         for (uint32_t i = 0; i < cp_count && !bad; i++)
             if (strcmp(cp[i].topic, topic) == 0 && cp[i].partition == partition)
                 from = cp[i].offset;
+        if (store_kind(app, s) != EDDY_STORE_ROCKSDB)
+            from = EDDY_OFFSET_BEGINNING; /* an in-memory store starts empty */
         bool wiped = false;
         err = open_inner_store(app, st->dir, s, from < 0, &wiped, &st->stores[s]);
         st->next[s] = wiped || from < 0 ? EDDY_OFFSET_BEGINNING : from;
@@ -705,8 +857,21 @@ static bool task_listed(const task_ref *list, uint32_t count, uint32_t sub, int3
     return false;
 }
 
+/* Puts the in-memory stores of standby task `st` aside for its active task (handoff_put): they
+ * leave the standby, which then closes without them. */
+static void standby_hand_over(eddy_app *app, standby_task *st)
+{
+    for (uint32_t s = 0; s < app->topology->store_count; s++) {
+        if (!st->stores[s] || store_kind(app, s) == EDDY_STORE_ROCKSDB)
+            continue;
+        handoff_put(app, st->sub, st->partition, s, st->stores[s], st->next[s]);
+        st->stores[s] = NULL;
+    }
+}
+
 /* A stream thread is about to run (sub, partition) as active: its standby, when there is one,
- * is closed (checkpointed), and none is opened while the claim holds. */
+ * is closed (checkpointed; its in-memory stores handed over), and none is opened while the
+ * claim holds. */
 static eddy_err standby_claim(eddy_app *app, uint32_t sub, int32_t partition)
 {
     standbys *sb = app->standby;
@@ -731,6 +896,7 @@ static eddy_err standby_claim(eddy_app *app, uint32_t sub, int32_t partition)
     for (uint32_t i = 0; i < sb->count; i++) {
         if (sb->tasks[i]->sub != sub || sb->tasks[i]->partition != partition)
             continue;
+        standby_hand_over(app, sb->tasks[i]);
         standby_task_close(app, sb->tasks[i]);
         sb->tasks[i] = sb->tasks[--sb->count];
         sb->reassign = true;
@@ -809,20 +975,26 @@ static eddy_err placement_view_load(eddy__metadata *metadata, placement_view *v)
     return EDDY_OK;
 }
 
-/* Whether this instance should hold a standby of task `id` (partition p of sub-topology s). */
-static bool standby_placed_here(const eddy_app *app, const placement_view *v, uint32_t s, int32_t p,
-                                const char *id)
+enum { PLACED_NOT, PLACED_HERE, PLACED_UNOWNED };
+
+/* Whether this instance should hold a standby of task `id` (partition p of sub-topology s):
+ * PLACED_HERE or PLACED_NOT, or PLACED_UNOWNED while no live instance claims the task (in a
+ * rebalance: on Kafka every owner gives its tasks up first), when a standby held stays. */
+static int standby_placed_here(const eddy_app *app, const placement_view *v, uint32_t s, int32_t p,
+                               const char *id)
 {
     char *owner = NULL;
-    if (eddy__metadata_owner(app->metadata, id, &owner) != EDDY_OK || !owner)
-        return false;
+    if (eddy__metadata_owner(app->metadata, id, &owner) != EDDY_OK)
+        return PLACED_NOT;
     size_t owner_at = SIZE_MAX;
-    for (size_t i = 0; i < v->count; i++)
+    for (size_t i = 0; owner && i < v->count; i++)
         if (strcmp(v->servers[i], owner) == 0)
             owner_at = i;
     eddy__free(owner);
-    if (owner_at == SIZE_MAX || strcmp(v->servers[owner_at], app->server) == 0)
-        return false;
+    if (owner_at == SIZE_MAX)
+        return PLACED_UNOWNED;
+    if (strcmp(v->servers[owner_at], app->server) == 0)
+        return PLACED_NOT;
     size_t *chosen = eddy__malloc(v->count * sizeof *chosen);
     size_t n = chosen ? eddy__standby_placement(v->instances, v->count, owner_at, id, p,
                                                 app->sub_partitions[s],
@@ -832,12 +1004,15 @@ static bool standby_placed_here(const eddy_app *app, const placement_view *v, ui
     for (size_t i = 0; i < n; i++)
         here |= strcmp(v->servers[chosen[i]], app->server) == 0;
     eddy__free(chosen);
-    return here;
+    return here ? PLACED_HERE : PLACED_NOT;
 }
 
-/* The standby tasks this instance should hold now, into plan (at most max). */
-static uint32_t standby_plan(standbys *sb, task_ref *plan, uint32_t max)
+/* The standby tasks this instance should hold now, into plan (at most max), and those it keeps
+ * if it holds them (no live owner), into keep (*keep_count, at most max). */
+static uint32_t standby_plan(standbys *sb, task_ref *plan, uint32_t max, task_ref *keep,
+                             uint32_t *keep_count)
 {
+    *keep_count = 0;
     eddy_app *app = sb->app;
     placement_view v;
     if (placement_view_load(app->metadata, &v) != EDDY_OK)
@@ -850,21 +1025,26 @@ static uint32_t standby_plan(standbys *sb, task_ref *plan, uint32_t max)
         for (int32_t p = 0; p < app->sub_partitions[s] && n < max; p++) {
             char id[32];
             snprintf(id, sizeof id, "%" PRId32 "_%" PRId32, t->subtopologies[s].id, p);
-            if (standby_placed_here(app, &v, s, p, id))
+            int placed = standby_placed_here(app, &v, s, p, id);
+            if (placed == PLACED_HERE)
                 plan[n++] = (task_ref){s, p};
+            else if (placed == PLACED_UNOWNED && *keep_count < max)
+                keep[(*keep_count)++] = (task_ref){s, p};
         }
     }
     placement_view_free(&v);
     return n;
 }
 
-/* Opens the planned standbys not held yet (and not active here) and closes the ones no longer
- * planned; publishes the result. Under the lock. */
-static void standby_apply_plan(standbys *sb, const task_ref *plan, uint32_t n)
+/* Opens the planned standbys not held yet (and not active here) and closes the ones neither
+ * planned nor kept; publishes the result. Under the lock. */
+static void standby_apply_plan(standbys *sb, const task_ref *plan, uint32_t n, const task_ref *keep,
+                               uint32_t keep_count)
 {
     eddy_app *app = sb->app;
     for (uint32_t i = 0; i < sb->count;) {
-        if (task_listed(plan, n, sb->tasks[i]->sub, sb->tasks[i]->partition)) {
+        if (task_listed(plan, n, sb->tasks[i]->sub, sb->tasks[i]->partition) ||
+            task_listed(keep, keep_count, sb->tasks[i]->sub, sb->tasks[i]->partition)) {
             i++;
             continue;
         }
@@ -955,12 +1135,13 @@ static void standby_checkpoint(standbys *sb)
  * bring, checkpoint when due. */
 static void standby_round(standbys *sb, int64_t *next_plan_ms, int64_t *next_checkpoint_ms)
 {
-    static _Thread_local task_ref plan[256];
+    static _Thread_local task_ref plan[256], keep[256];
     eddy_app *app = sb->app;
     if (eddy__now_ms() >= *next_plan_ms) {
-        uint32_t n = standby_plan(sb, plan, 256);
+        uint32_t keep_count = 0;
+        uint32_t n = standby_plan(sb, plan, 256, keep, &keep_count);
         pthread_mutex_lock(&sb->lock);
-        standby_apply_plan(sb, plan, n);
+        standby_apply_plan(sb, plan, n, keep, keep_count);
         pthread_mutex_unlock(&sb->lock);
         *next_plan_ms = eddy__now_ms() + STANDBY_PLAN_MS;
     }
@@ -1196,6 +1377,16 @@ static void runtime_task_free(runtime_task *rt)
         for (uint32_t s = 0; s < app->topology->store_count; s++)
             if (!app->topology->stores[s].global)
                 eddy_kv_store_close(rt->stores[s]);
+    for (uint32_t s = 0; rt->kept && s < app->topology->store_count; s++) {
+        if (!rt->kept[s])
+            continue;
+        if (rt->hand_over) {
+            handoff_put(app, rt->subtopology, rt->partition, s, rt->kept[s], rt->changelog_next[s]);
+        } else {
+            eddy__kv_store_keep_open(rt->kept[s], false);
+            eddy_kv_store_close(rt->kept[s]);
+        }
+    }
     for (uint32_t q = 0; q < rt->queue_count; q++)
         eddy__free(rt->queues[q].entries);
     /* The host and targets were allocated with the task (see task_make). */
@@ -1204,6 +1395,7 @@ static void runtime_task_free(runtime_task *rt)
     eddy__free(rt->checkpointable);
     eddy__free(rt->forwarding);
     eddy__free(rt->expiry);
+    eddy__free(rt->kept);
     eddy__free(rt);
 }
 
@@ -1252,9 +1444,10 @@ static eddy_err task_make(stream_thread *thread, uint32_t sub, int32_t partition
         rt->checkpointable = eddy__calloc(stores, sizeof *rt->checkpointable);
         rt->forwarding = eddy__calloc(stores, sizeof *rt->forwarding);
         rt->expiry = eddy__calloc(stores, sizeof *rt->expiry);
+        rt->kept = eddy__calloc(stores, sizeof *rt->kept);
     }
     if (!rt || !th || !rt->stores || !rt->changelog_next || !rt->checkpointable ||
-        !rt->forwarding || !rt->expiry) {
+        !rt->forwarding || !rt->expiry || !rt->kept) {
         eddy__free(th);
         if (rt)
             rt->thread = thread;
@@ -1280,6 +1473,7 @@ static eddy_err task_make(stream_thread *thread, uint32_t sub, int32_t partition
         err = make_dirs(rt->dir);
     if (err == EDDY_OK)
         err = task_make_stores(rt, th->targets);
+    handoffs_drop(app, sub, partition);
     if (err == EDDY_OK)
         err = eddy__task_new(&th->host, sub, partition, &rt->task);
     if (err != EDDY_OK) {
@@ -1367,7 +1561,8 @@ static void on_delivery(eddy__producer *producer, const eddy__delivery *d, void 
 
 /* The commit (Kafka's at-least-once order): flush caches and stores, which writes changelog
  * records; flush the producer, so every output and changelog record is durable; commit the
- * input offsets; then write the checkpoints with the changelog offsets now durable. */
+ * input offsets; then write the checkpoints with the changelog offsets now durable (also when
+ * the group refused the input offsets). */
 static eddy_err tasks_commit(stream_thread *thread, runtime_task **tasks, uint32_t count)
 {
     eddy_app *app = thread->app;
@@ -1380,8 +1575,10 @@ static eddy_err tasks_commit(stream_thread *thread, runtime_task **tasks, uint32
         err = eddy__producer_flush(thread->producer, -1);
     if (err == EDDY_OK && thread->delivery_error != EDDY_OK)
         err = thread->delivery_error;
-    if (err == EDDY_OK)
-        err = eddy__consumer_commit(thread->consumer, NULL, 0);
+    eddy_err commit_err = err == EDDY_OK ? eddy__consumer_commit(thread->consumer, NULL, 0) : err;
+    /* The checkpoints say which changelog offsets the stores hold, which the flushes made true
+     * whether or not the group took the input offsets: a refused commit only means that the
+     * records since the last one are processed again (at least once), as after a crash. */
     for (uint32_t i = 0; i < count && err == EDDY_OK; i++) {
         runtime_task *rt = tasks[i];
         checkpoint_entry cp[256];
@@ -1396,9 +1593,9 @@ static eddy_err tasks_commit(stream_thread *thread, runtime_task **tasks, uint32
         }
         if (n > 0)
             err = checkpoint_write(rt->dir, cp, n);
-        rt->dirty = false;
+        rt->dirty = rt->dirty && commit_err != EDDY_OK;
     }
-    return err;
+    return err != EDDY_OK ? err : commit_err;
 }
 
 static eddy_err thread_commit(stream_thread *thread)
@@ -1476,8 +1673,14 @@ static void thread_close_tasks_for(stream_thread *thread, const eddy_topic_parti
         if (rt && !listed && n < 256)
             closing[n++] = rt;
     }
+    bool delivered = false;
     if (commit && n > 0 && !thread->failed) {
         eddy_err err = tasks_commit(thread, closing, n);
+        /* The stores hold exactly the changelog up to their next offsets once every change was
+         * delivered, whether or not the group took the offsets (a refusal only means their
+         * records are processed again, by whichever task comes next). */
+        delivered = (err == EDDY_OK || commit_refused(err)) && thread->delivery_error == EDDY_OK &&
+                    eddy__producer_outstanding(thread->producer) == 0;
         if (commit_refused(err))
             EDDY_WARN("runtime",
                       "thread %d: the group refused the commit of the revoked tasks (%s): their "
@@ -1492,6 +1695,7 @@ static void thread_close_tasks_for(stream_thread *thread, const eddy_topic_parti
             continue;
         EDDY_INFO("runtime", "thread %d: task %s closed", thread->index,
                   eddy__task_id(closing[k]->task));
+        closing[k]->hand_over = delivered; /* its in-memory stores match the changelog */
         task_destroy_with_host(closing[k]);
         thread->tasks[index] = thread->tasks[--thread->task_count];
         thread->route_topic = NULL;
@@ -1517,13 +1721,17 @@ static void thread_publish_tasks(stream_thread *thread)
  * predicts. */
 #define MEMBER_CHECK_MS 250
 
-/* Tells the instance metadata this thread's group member id, when it is due (or `now`). */
+/* Tells the instance metadata this thread's group member id, and closes the in-memory stores
+ * put aside too long ago, when it is due (or `now`). */
 static void thread_publish_member(stream_thread *thread, bool now)
 {
     int64_t ms = eddy__now_ms();
-    if (!thread->app->metadata || (!now && ms < thread->next_member_ms))
+    if (!now && ms < thread->next_member_ms)
         return;
     thread->next_member_ms = ms + MEMBER_CHECK_MS;
+    handoffs_expire(thread->app, ms - HANDOFF_KEEP_MS);
+    if (!thread->app->metadata)
+        return;
     char id[256];
     if (eddy__consumer_member_id(thread->consumer, id, sizeof id) == EDDY_OK)
         eddy__metadata_set_member(thread->app->metadata, thread->index, id);
@@ -2472,6 +2680,7 @@ eddy_err eddy_app_new(eddy_builder *builder, const eddy_config *config, eddy_app
     app->topology = topology;
     app->lock_fd = -1;
     pthread_mutex_init(&app->state_lock, NULL);
+    pthread_mutex_init(&app->handoff_lock, NULL);
     pthread_mutex_init(&app->listener_lock, NULL);
     pthread_cond_init(&app->state_cond, NULL);
     app->config = config ? eddy_config_copy(config) : eddy_config_new();
@@ -2786,7 +2995,8 @@ eddy_err eddy_app_close(eddy_app *app)
     if (state != EDDY_APP_NOT_RUNNING && state != EDDY_APP_ERROR)
         set_state(app, EDDY_APP_PENDING_SHUTDOWN);
     threads_stop(app);
-    standbys_stop(app);                 /* checkpoints what the standbys applied */
+    standbys_stop(app); /* checkpoints what the standbys applied */
+    handoffs_expire(app, INT64_MAX);
     eddy__metadata_stop(app->metadata); /* publishes the instance's departure */
     app->metadata = NULL;
     for (int i = 0; i < app->thread_count; i++) {
@@ -2842,6 +3052,8 @@ void eddy_app_destroy(eddy_app *app)
     eddy__free(app->changelog_names);
     eddy__free(app->sources);
     pthread_mutex_destroy(&app->state_lock);
+    eddy__free(app->handoffs); /* empty since eddy_app_close */
+    pthread_mutex_destroy(&app->handoff_lock);
     pthread_mutex_destroy(&app->listener_lock);
     pthread_cond_destroy(&app->state_cond);
     eddy__free(app);

@@ -37,6 +37,7 @@ struct eddy_kv_store {
     bool concurrent;
     eddy_kv_iter *spare; /* a destroyed iterator's public half, for the next (under the lock) */
     char *name;
+    bool kept; /* eddy__kv_store_keep_open: close ends the iterators only */
 };
 
 struct eddy_kv_iter {
@@ -133,11 +134,19 @@ void eddy_kv_store_close(eddy_kv_store *store)
         next = it->next;
         it->prev = it->next = NULL;
     }
+    store->iterators = NULL;
+    if (store->kept)
+        return;
     store->ops->close(store->self);
     eddy__free(store->spare);
     pthread_mutex_destroy(&store->iterators_lock);
     eddy__free(store->name);
     eddy__free(store);
+}
+
+void eddy__kv_store_keep_open(eddy_kv_store *store, bool keep)
+{
+    store->kept = keep;
 }
 
 /* ---- Point operations -------------------------------------------------------------------- */

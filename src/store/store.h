@@ -80,6 +80,12 @@ typedef struct eddy__kv_store_ops {
 eddy_err eddy__kv_store_wrap(const char *name, const eddy__kv_store_ops *ops, void *self,
                              eddy_kv_store **out);
 
+/* While `keep` is set, eddy_kv_store_close(store) ends the store's iterators and leaves it open:
+ * the runtime takes an in-memory store out from under the decorators that own it (closing
+ * them closes it) to give it to the next task of its partition. Clear it before the last
+ * close. */
+void eddy__kv_store_keep_open(eddy_kv_store *store, bool keep);
+
 /* The implementation state behind a store (for a decorator that knows what it wraps, and for
  * tests). */
 void *eddy__kv_store_self(const eddy_kv_store *store);

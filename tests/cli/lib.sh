@@ -7,6 +7,12 @@
 # After sourcing: $EDDY is the binary, $WORK a fresh temporary directory (removed at exit),
 # $DATA a data directory path inside it (not yet created), and `e ARGS...` runs
 # `eddy --data $DATA ARGS...`.
+#
+# Kafka tests: $KAFKA_EXTERNAL is EDDY_TEST_KAFKA (`make test-kafka KAFKA=host:port`), the broker
+# to run against instead of a development cluster of the test's own (empty: none); $RUN_PREFIX is
+# unique to the run, for topic and group names on a broker that keeps them between runs;
+# `needs_mock REASON` ends a test that only makes sense on the mock cluster when
+# $KAFKA_EXTERNAL is set, saying so.
 
 set -euo pipefail
 
@@ -34,6 +40,16 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 
 e() { "$EDDY" --data "$DATA" "$@"; }
+
+KAFKA_EXTERNAL=${EDDY_TEST_KAFKA:-}
+RUN_PREFIX="eddy-test-$$-$(date +%s)-"
+
+needs_mock() {
+  if [ -n "$KAFKA_EXTERNAL" ]; then
+    echo "skipped: needs the mock cluster ($1)"
+    exit 0
+  fi
+}
 
 fail() {
   echo "FAIL: $*" >&2

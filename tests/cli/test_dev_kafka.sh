@@ -4,6 +4,8 @@
 # shellcheck source=tests/cli/lib.sh
 source "$(dirname "$0")/lib.sh"
 
+needs_mock "tests of eddy dev kafka itself"
+
 # wait_for_file FILE: up to 20 s for FILE to appear.
 wait_for_file() {
   local i

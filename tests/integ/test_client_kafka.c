@@ -1,11 +1,13 @@
 /* The client seam on Kafka (src/kafka/), against librdkafka's mock cluster started in the test's
- * own process: admin (list, partitions, watermarks, creation that the mock cannot do, no topic
- * created by looking), the producer (keys, headers, timestamps, murmur2 partitions equal to the
- * embedded log's, delivery reports, flush, refusals), the consumer (manual assignment, seek,
- * position, pause and resume; a group of two with range split, callbacks and commits) and
- * configuration pass-through. The mock's limits are in /work/shared/notes/kafka-mock.md and
- * docs/kafka.md: its group rebalances wait session.timeout.ms - 1 s (the first join 3 s), so
- * consumers here use session.timeout.ms=6000 and fetch.wait.max.ms=20. */
+ * own process (or, with EDDY_TEST_KAFKA=host:port set, the tests that need no mock against that
+ * broker, with topic and group names that carry a prefix of the run, tests/test_log.inc): admin
+ * (list, partitions, watermarks, creation that the mock cannot do, no topic created by looking),
+ * the producer (keys, headers, timestamps, murmur2 partitions equal to the embedded log's, delivery
+ * reports, flush, refusals), the consumer (manual assignment, seek, position, pause and resume; a
+ * group of two with range split, callbacks and commits) and configuration pass-through. The mock's
+ * limits are in /work/shared/notes/kafka-mock.md and docs/kafka.md: its group rebalances wait
+ * session.timeout.ms - 1 s (the first join 3 s), so consumers here use session.timeout.ms=6000 and
+ * fetch.wait.max.ms=20. */
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 #include <stdint.h>
@@ -15,20 +17,37 @@
 #include "eddy/dev_kafka.h"
 #include "eddy/eddy.h"
 #include "test.h"
+#include "test_log.inc"
 
 #define REPORTS_MAX 1024
 
 /* ------------------------------------------------------------------------------------------ */
 /* The mock cluster and clients                                                               */
 
+/* The cluster a test runs on: a mock of its own, or EDDY_TEST_KAFKA's broker (cluster NULL). */
 typedef struct mock {
     rd_kafka_t *rk; /* the handle the cluster hangs off */
     rd_kafka_mock_cluster_t *cluster;
     const char *bootstrap;
+    char prefix[64]; /* in front of the topic and group names of the tests that run on both */
 } mock;
+
+static eddy__client *client_open(const char *bootstrap);
+
+/* The name on the cluster of the topic or group a test calls `name`. */
+static void name_in(const mock *m, const char *name, char out[TEST_NAME_MAX])
+{
+    snprintf(out, TEST_NAME_MAX, "%s", test_kafka_prefixed(m->prefix, name));
+}
 
 static void mock_start(mock *m, int brokers)
 {
+    memset(m, 0, sizeof *m);
+    test_kafka_run_prefix(m->prefix, sizeof m->prefix);
+    if (test_kafka_external()) {
+        m->bootstrap = test_kafka_external();
+        return;
+    }
     char errstr[256];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     /* The handle connects nowhere; its "no bootstrap.servers" notice is noise. */
@@ -40,15 +59,29 @@ static void mock_start(mock *m, int brokers)
     m->bootstrap = rd_kafka_mock_cluster_bootstraps(m->cluster);
 }
 
+/* Creates the topic: on the mock directly; on an external broker through the client seam (the
+ * Admin API, or an `eddy dev kafka`'s control channel), keeping its records for ever (a record
+ * with an old timestamp would be deleted by the broker's time-based retention). */
 static void mock_topic(mock *m, const char *topic, int partitions)
 {
-    EXPECT_EQ(rd_kafka_mock_topic_create(m->cluster, topic, partitions, 1), 0);
+    if (m->cluster) {
+        EXPECT_EQ(rd_kafka_mock_topic_create(m->cluster, topic, partitions, 1), 0);
+        return;
+    }
+    eddy__client *client = client_open(m->bootstrap);
+    eddy_config *config = eddy_config_new();
+    EXPECT_OK(eddy_config_set(config, "retention.ms", "-1"));
+    EXPECT_OK(eddy__client_topic_create(client, topic, partitions, config, 0));
+    eddy_config_destroy(config);
+    eddy__client_destroy(client);
 }
 
 static void mock_stop(mock *m)
 {
-    rd_kafka_mock_cluster_destroy(m->cluster);
-    rd_kafka_destroy(m->rk);
+    if (m->cluster)
+        rd_kafka_mock_cluster_destroy(m->cluster);
+    if (m->rk)
+        rd_kafka_destroy(m->rk);
 }
 
 static eddy_config *config_of(const char *const *pairs, size_t n)
@@ -172,6 +205,8 @@ static int listed(eddy__client *client, const char *topic)
 
 TEST(admin_lists_topics_without_creating_any)
 {
+    if (test_kafka_skip_unless_mock("exact topic lists; the mock's missing CreateTopics"))
+        return;
     mock m;
     mock_start(&m, 1);
     mock_topic(&m, "b", 3);
@@ -229,6 +264,8 @@ TEST(admin_lists_topics_without_creating_any)
 
 TEST(admin_creates_topics_through_the_development_cluster)
 {
+    if (test_kafka_skip_unless_mock("a development cluster's control channel"))
+        return;
     eddy_dev_kafka *dk = NULL;
     EXPECT_OK(eddy_dev_kafka_start(1, &dk));
     eddy__client *client = client_open(eddy_dev_kafka_bootstrap(dk));
@@ -253,7 +290,9 @@ TEST(producer_round_trip_keeps_keys_headers_timestamps_and_partitions)
 {
     mock m;
     mock_start(&m, 3);
-    mock_topic(&m, "t", 5);
+    char t[TEST_NAME_MAX];
+    name_in(&m, "t", t);
+    mock_topic(&m, t, 5);
     eddy__client *client = client_open(m.bootstrap);
     reports *r = calloc(1, sizeof(*r));
     eddy__producer *p = NULL;
@@ -271,7 +310,7 @@ TEST(producer_round_trip_keeps_keys_headers_timestamps_and_partitions)
                            .timestamp_ms = 1700000000000 + i};
         if (i == 3)
             rec.value = (eddy_slice){"", 0}; /* empty, not null */
-        EXPECT_OK(eddy__producer_send(p, "t", -1, &rec, (void *)(intptr_t)(i + 1)));
+        EXPECT_OK(eddy__producer_send(p, t, -1, &rec, (void *)(intptr_t)(i + 1)));
     }
     EXPECT_OK(eddy__producer_flush(p, 10000));
     EXPECT_EQ(eddy__producer_outstanding(p), 0);
@@ -291,7 +330,7 @@ TEST(producer_round_trip_keeps_keys_headers_timestamps_and_partitions)
     eddy__consumer *c = consumer_open(client, NULL, "auto.offset.reset=earliest");
     eddy__topic_partition_offset all[5];
     for (int i = 0; i < 5; i++)
-        all[i] = (eddy__topic_partition_offset){"t", i, EDDY_OFFSET_STORED};
+        all[i] = (eddy__topic_partition_offset){t, i, EDDY_OFFSET_STORED};
     EXPECT_OK(eddy__consumer_assign(c, all, 5));
     for (int seen = 0; seen < N; seen++) {
         eddy_record rec;
@@ -323,6 +362,8 @@ TEST(producer_round_trip_keeps_keys_headers_timestamps_and_partitions)
 
 TEST(producer_refuses_unknown_topics_and_partitions_and_drops_unflushed_records)
 {
+    if (test_kafka_skip_unless_mock("injected request errors, a broker taken down"))
+        return;
     mock m;
     mock_start(&m, 1);
     mock_topic(&m, "t", 2);
@@ -380,18 +421,22 @@ TEST(consumer_manual_assign_seek_position_pause_resume)
 {
     mock m;
     mock_start(&m, 1);
-    mock_topic(&m, "t", 2);
+    char t[TEST_NAME_MAX], u[TEST_NAME_MAX], nope[TEST_NAME_MAX];
+    name_in(&m, "t", t);
+    name_in(&m, "u", u);
+    name_in(&m, "nope", nope);
+    mock_topic(&m, t, 2);
     eddy__client *client = client_open(m.bootstrap);
-    fill(client, "t", 0, 10);
-    fill(client, "t", 1, 10);
+    fill(client, t, 0, 10);
+    fill(client, t, 1, 10);
     eddy__consumer *c = consumer_open(client, NULL, "auto.offset.reset=latest");
     eddy_record rec;
     EXPECT_ERR(eddy__consumer_poll(c, 0, &rec), EDDY_ERR_TIMED_OUT);
 
-    eddy__topic_partition_offset assign[] = {{"t", 0, EDDY_OFFSET_BEGINNING}, {"t", 1, 4}};
+    eddy__topic_partition_offset assign[] = {{t, 0, EDDY_OFFSET_BEGINNING}, {t, 1, 4}};
     EXPECT_OK(eddy__consumer_assign(c, assign, 2));
-    EXPECT_EQ(position_of(c, "t", 0), 0);
-    EXPECT_EQ(position_of(c, "t", 1), 4);
+    EXPECT_EQ(position_of(c, t, 0), 0);
+    EXPECT_EQ(position_of(c, t, 1), 4);
     const eddy_topic_partition *tps = NULL;
     size_t count = 0;
     EXPECT_OK(eddy__consumer_assignment(c, &tps, &count));
@@ -404,56 +449,59 @@ TEST(consumer_manual_assign_seek_position_pause_resume)
         next[rec.partition]++;
     }
     EXPECT_ERR(eddy__consumer_poll(c, 50, &rec), EDDY_ERR_TIMED_OUT);
-    EXPECT_EQ(position_of(c, "t", 0), 10);
-    EXPECT_EQ(position_of(c, "t", 1), 10);
+    EXPECT_EQ(position_of(c, t, 0), 10);
+    EXPECT_EQ(position_of(c, t, 1), 10);
 
-    EXPECT_OK(eddy__consumer_seek(c, "t", 0, 7));
-    EXPECT_EQ(position_of(c, "t", 0), 7);
-    expect_record(c, "t", 0, 7);
-    EXPECT_OK(eddy__consumer_seek(c, "t", 0, EDDY_OFFSET_END));
-    EXPECT_EQ(position_of(c, "t", 0), 10);
-    EXPECT_OK(eddy__consumer_seek(c, "t", 1, EDDY_OFFSET_BEGINNING));
-    EXPECT_EQ(position_of(c, "t", 1), 0);
+    EXPECT_OK(eddy__consumer_seek(c, t, 0, 7));
+    EXPECT_EQ(position_of(c, t, 0), 7);
+    expect_record(c, t, 0, 7);
+    EXPECT_OK(eddy__consumer_seek(c, t, 0, EDDY_OFFSET_END));
+    EXPECT_EQ(position_of(c, t, 0), 10);
+    EXPECT_OK(eddy__consumer_seek(c, t, 1, EDDY_OFFSET_BEGINNING));
+    EXPECT_EQ(position_of(c, t, 1), 0);
     for (int i = 0; i < 3; i++)
-        expect_record(c, "t", 1, i);
-    EXPECT_ERR(eddy__consumer_seek(c, "t", 5, 0), EDDY_ERR_STATE);
-    EXPECT_CONTAINS(eddy_last_error(), "topic 't' partition 5 is not assigned");
+        expect_record(c, t, 1, i);
+    char message[2 * TEST_NAME_MAX];
+    EXPECT_ERR(eddy__consumer_seek(c, t, 5, 0), EDDY_ERR_STATE);
+    snprintf(message, sizeof message, "topic '%s' partition 5 is not assigned", t);
+    EXPECT_CONTAINS(eddy_last_error(), message);
 
     /* A paused partition returns nothing and keeps its position. */
-    eddy_topic_partition p1[] = {{"t", 1}};
+    eddy_topic_partition p1[] = {{t, 1}};
     EXPECT_OK(eddy__consumer_pause(c, p1, 1));
-    fill(client, "t", 0, 2);
-    expect_record(c, "t", 0, 10);
-    expect_record(c, "t", 0, 11);
+    fill(client, t, 0, 2);
+    expect_record(c, t, 0, 10);
+    expect_record(c, t, 0, 11);
     EXPECT_ERR(eddy__consumer_poll(c, 100, &rec), EDDY_ERR_TIMED_OUT);
-    EXPECT_EQ(position_of(c, "t", 1), 3);
+    EXPECT_EQ(position_of(c, t, 1), 3);
     EXPECT_OK(eddy__consumer_resume(c, p1, 1));
-    expect_record(c, "t", 1, 3);
-    eddy_topic_partition missing[] = {{"t", 1}, {"u", 0}};
+    expect_record(c, t, 1, 3);
+    eddy_topic_partition missing[] = {{t, 1}, {u, 0}};
     EXPECT_ERR(eddy__consumer_pause(c, missing, 2), EDDY_ERR_STATE);
 
     /* Reassigning keeps a kept partition's position and pause (INVALID). */
     EXPECT_OK(eddy__consumer_pause(c, p1, 1));
-    eddy__topic_partition_offset again[] = {{"t", 1, EDDY__OFFSET_INVALID}};
+    eddy__topic_partition_offset again[] = {{t, 1, EDDY__OFFSET_INVALID}};
     EXPECT_OK(eddy__consumer_assign(c, again, 1));
-    EXPECT_EQ(position_of(c, "t", 1), 4);
-    EXPECT_ERR(eddy__consumer_position(c, "t", 0, &next[0]), EDDY_ERR_STATE);
+    EXPECT_EQ(position_of(c, t, 1), 4);
+    EXPECT_ERR(eddy__consumer_position(c, t, 0, &next[0]), EDDY_ERR_STATE);
     EXPECT_ERR(eddy__consumer_poll(c, 100, &rec), EDDY_ERR_TIMED_OUT);
     EXPECT_OK(eddy__consumer_resume(c, p1, 1));
-    expect_record(c, "t", 1, 4);
+    expect_record(c, t, 1, 4);
 
-    eddy__topic_partition_offset bad[] = {{"t", 0, 0}, {"t", 7, 0}};
+    eddy__topic_partition_offset bad[] = {{t, 0, 0}, {t, 7, 0}};
     EXPECT_ERR(eddy__consumer_assign(c, bad, 2), EDDY_ERR_UNKNOWN_PARTITION);
-    EXPECT_CONTAINS(eddy_last_error(), "topic 't' has no partition 7");
-    eddy__topic_partition_offset unknown[] = {{"nope", 0, 0}};
+    snprintf(message, sizeof message, "topic '%s' has no partition 7", t);
+    EXPECT_CONTAINS(eddy_last_error(), message);
+    eddy__topic_partition_offset unknown[] = {{nope, 0, 0}};
     EXPECT_ERR(eddy__consumer_assign(c, unknown, 1), EDDY_ERR_UNKNOWN_TOPIC);
-    EXPECT_EQ(position_of(c, "t", 1), 5);
+    EXPECT_EQ(position_of(c, t, 1), 5);
     EXPECT_OK(eddy__consumer_unassign(c));
     EXPECT_OK(eddy__consumer_assignment(c, &tps, &count));
     EXPECT_EQ(count, 0);
     EXPECT_OK(eddy__consumer_close(c));
     eddy__consumer_destroy(c);
-    EXPECT_TRUE(!listed(client, "nope"));
+    EXPECT_TRUE(!listed(client, nope));
     eddy__client_destroy(client);
     mock_stop(&m);
 }
@@ -462,30 +510,36 @@ TEST(consumer_auto_commit_commits_positions_on_close)
 {
     mock m;
     mock_start(&m, 1);
-    mock_topic(&m, "t", 1);
+    char t[TEST_NAME_MAX], group[TEST_NAME_MAX];
+    name_in(&m, "t", t);
+    name_in(&m, "auto", group);
+    mock_topic(&m, t, 1);
     eddy__client *client = client_open(m.bootstrap);
-    fill(client, "t", 0, 5);
+    fill(client, t, 0, 5);
     const char *pairs[] = {"enable.auto.commit=true", "fetch.wait.max.ms=20"};
     eddy_config *config = config_of(pairs, 2);
     eddy__consumer *c = NULL;
-    EXPECT_OK(eddy__consumer_new(client, "auto", config, &c));
+    EXPECT_OK(eddy__consumer_new(client, group, config, &c));
     eddy_config_destroy(config);
-    eddy__topic_partition_offset all[] = {{"t", 0, EDDY_OFFSET_BEGINNING}};
+    eddy__topic_partition_offset all[] = {{t, 0, EDDY_OFFSET_BEGINNING}};
     EXPECT_OK(eddy__consumer_assign(c, all, 1));
     for (int i = 0; i < 3; i++)
-        expect_record(c, "t", 0, i);
+        expect_record(c, t, 0, i);
     EXPECT_OK(eddy__consumer_close(c));
     eddy__consumer_destroy(c);
-    c = consumer_open(client, "auto", "auto.offset.reset=latest");
+    c = consumer_open(client, group, "auto.offset.reset=latest");
     int64_t committed = -7;
-    EXPECT_OK(eddy__consumer_committed(c, "t", 0, &committed));
+    EXPECT_OK(eddy__consumer_committed(c, t, 0, &committed));
     EXPECT_EQ(committed, 3);
-    EXPECT_ERR(eddy__consumer_commit(c, &(eddy__topic_partition_offset){"t", 0, -5}, 1),
+    EXPECT_ERR(eddy__consumer_commit(c, &(eddy__topic_partition_offset){t, 0, -5}, 1),
                EDDY_ERR_INVALID_ARGUMENT);
     eddy__consumer_destroy(c);
     eddy__client_destroy(client);
     mock_stop(&m);
 }
+
+/* The two-member test's topic ("g" with the run's prefix). */
+static char group_topic[TEST_NAME_MAX];
 
 /* A group member for the two-member test: what the callbacks saw. */
 typedef struct member {
@@ -500,7 +554,7 @@ static void on_rebalance(eddy__consumer *c, eddy__rebalance_event event,
 {
     member *m = opaque;
     for (size_t i = 0; i < count; i++) {
-        EXPECT_STREQ(tps[i].topic, "g");
+        EXPECT_STREQ(tps[i].topic, group_topic);
         m->assigned[tps[i].partition] = event == EDDY__REBALANCE_ASSIGN;
         if (event != EDDY__REBALANCE_ASSIGN)
             continue;
@@ -553,22 +607,26 @@ static int split(member *a, member *b)
 static int offset_one_read_again(member *a, member *b)
 {
     member *zero = a->assigned[0] ? a : b;
-    return position_of(zero->c, "g", 0) == 2;
+    return position_of(zero->c, group_topic, 0) == 2;
 }
 
 TEST(consumer_group_of_two_splits_by_range_and_commits)
 {
     mock m;
     mock_start(&m, 1);
-    mock_topic(&m, "g", 4);
+    char group[TEST_NAME_MAX], ghost_topic[TEST_NAME_MAX];
+    name_in(&m, "g", group_topic);
+    name_in(&m, "group-two", group);
+    name_in(&m, "ghost", ghost_topic);
+    const char *g = group_topic;
+    mock_topic(&m, g, 4);
     eddy__client *client = client_open(m.bootstrap);
     for (int32_t part = 0; part < 4; part++)
-        fill(client, "g", part, 2);
-    const char *group = "group-two";
+        fill(client, g, part, 2);
     member a = {.c = consumer_open(client, group, "auto.offset.reset=earliest")};
     member b = {.c = consumer_open(client, group, "auto.offset.reset=earliest")};
-    const char *topics[] = {"g"};
-    const char *ghost[] = {"ghost"};
+    const char *topics[] = {g};
+    const char *ghost[] = {ghost_topic};
     EXPECT_ERR(eddy__consumer_subscribe(a.c, ghost, 1, on_rebalance, &a), EDDY_ERR_UNKNOWN_TOPIC);
     EXPECT_OK(eddy__consumer_subscribe(a.c, topics, 1, on_rebalance, &a));
     poll_until(&a, NULL, first_has_all, 15000);
@@ -578,11 +636,11 @@ TEST(consumer_group_of_two_splits_by_range_and_commits)
      * a rebalance). */
     EXPECT_OK(eddy__consumer_commit(a.c, NULL, 0));
     int64_t committed = -7;
-    EXPECT_OK(eddy__consumer_committed(a.c, "g", 3, &committed));
+    EXPECT_OK(eddy__consumer_committed(a.c, g, 3, &committed));
     EXPECT_EQ(committed, 2);
-    eddy__topic_partition_offset back = {"g", 0, 1};
+    eddy__topic_partition_offset back = {g, 0, 1};
     EXPECT_OK(eddy__consumer_commit(a.c, &back, 1));
-    EXPECT_OK(eddy__consumer_committed(b.c, "g", 0, &committed));
+    EXPECT_OK(eddy__consumer_committed(b.c, g, 0, &committed));
     EXPECT_EQ(committed, 1);
 
     EXPECT_OK(eddy__consumer_subscribe(b.c, topics, 1, on_rebalance, &b));
@@ -597,7 +655,7 @@ TEST(consumer_group_of_two_splits_by_range_and_commits)
     member *zero = a.assigned[0] ? &a : &b;
     poll_until(&a, &b, offset_one_read_again, 5000);
     EXPECT_EQ(a.consumed + b.consumed, 9);
-    EXPECT_ERR(eddy__consumer_commit(zero->c, &(eddy__topic_partition_offset){"g", 3, 0}, 1),
+    EXPECT_ERR(eddy__consumer_commit(zero->c, &(eddy__topic_partition_offset){g, 3, 0}, 1),
                zero->assigned[3] ? EDDY_OK : EDDY_ERR_STATE);
 
     /* Unsubscribe revokes at once. */

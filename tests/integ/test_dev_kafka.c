@@ -3,7 +3,8 @@
  * since one naming a topic would make the mock create it), topics are created through the
  * control channel as another process would, a producer rides through a broker going down and
  * up and through injected request errors, leaders move, and malformed control requests are
- * answered with errors while the server carries on. Local: needs no Kafka. */
+ * answered with errors while the server carries on. Local: needs no Kafka (with EDDY_TEST_KAFKA
+ * set, under make test-kafka, the binary says it is skipped and passes). */
 #include <stdatomic.h>
 #include <stddef.h>
 #include <sys/socket.h>
@@ -15,6 +16,11 @@
 #include "core/alloc.h"
 #include "eddy/eddy.h"
 #include "test.h"
+#include "test_log.inc"
+
+/* These tests are of the development cluster itself: EDDY_TEST_KAFKA's broker (make test-kafka)
+ * has nothing to do with them. */
+TEST_KAFKA_MOCK_ONLY("tests of eddy dev kafka itself")
 
 static void quiet_log(const rd_kafka_t *rk, int level, const char *facility, const char *buf)
 {

@@ -39,6 +39,10 @@
 
 #include "test_log.inc"
 
+/* The faults are injected through the mock, in this process: against EDDY_TEST_KAFKA's broker
+ * (make test-kafka) there is nothing to inject them with. */
+TEST_KAFKA_MOCK_ONLY("faults injected through the mock in this process")
+
 #define BROKERS 3
 #define PARTITIONS 3
 #define KEYS 24
