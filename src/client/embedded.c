@@ -47,6 +47,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "client/backend.h"
 #include "core/alloc.h"
@@ -209,6 +210,14 @@ typedef struct report {
     size_t opaque_at; /* its records' opaques: opaques[opaque_at, opaque_at + count) */
 } report;
 
+/* Topics remembered by the address of the name they were last sent by. */
+#define PRODUCER_RECENT_TOPICS 4
+
+typedef struct recent_topic {
+    const char *name; /* the caller's pointer: compared, never read (its bytes may be gone) */
+    producer_topic *topic;
+} recent_topic;
+
 typedef struct embedded_producer {
     eddy__producer base;
     eddy_log *log;
@@ -216,12 +225,17 @@ typedef struct embedded_producer {
     size_t topic_count, topic_cap;
     size_t *index; /* open addressing over topic names: topic + 1, 0 empty */
     size_t index_cap;
-    /* The two topics sent to last: an application alternates between an output topic and a
-     * changelog, and a name found here costs one string compare, not a hash and a probe. */
-    producer_topic *last_topic, *previous_topic;
+    /* The topics sent to last, by the address of the name the caller passed: an application
+     * sends to a few topics in turn (an output and a changelog or two) with names it keeps, so
+     * a name found here costs one pointer compare and the string compare that confirms it, not
+     * a hash and a probe (nor string compares with the other recent topics, whose names share
+     * long prefixes). */
+    recent_topic recent[PRODUCER_RECENT_TOPICS];
+    size_t recent_next;   /* the entry the next new name replaces (round robin) */
     linger_entry *linger; /* a ring */
     size_t linger_head, linger_count, linger_cap;
-    size_t open_buffers; /* buffers holding records */
+    size_t open_buffers;     /* buffers holding records */
+    int64_t opened_slack_ns; /* the coarse clock's resolution (see linger_wait_ns) */
     report *reports;
     size_t report_count, report_cap;
     void **opaques;
@@ -236,11 +250,10 @@ typedef struct embedded_producer {
     char flush_message[EDDY_ERROR_MESSAGE_MAX];
 } embedded_producer;
 
-/* Grows an array to hold at least `needed` elements (doubling). */
-static eddy_err grow(void **array, size_t *cap, size_t needed, size_t size)
+/* grow's reallocation, out of line: a send checks six arrays and almost never grows one. */
+static eddy_err __attribute__((noinline))
+grow_to(void **array, size_t *cap, size_t needed, size_t size)
 {
-    if (needed <= *cap)
-        return EDDY_OK;
     size_t n = *cap ? *cap : 8;
     while (n < needed)
         n *= 2;
@@ -252,6 +265,12 @@ static eddy_err grow(void **array, size_t *cap, size_t needed, size_t size)
     return EDDY_OK;
 }
 
+/* Grows an array to hold at least `needed` elements (doubling). */
+static inline eddy_err grow(void **array, size_t *cap, size_t needed, size_t size)
+{
+    return needed <= *cap ? EDDY_OK : grow_to(array, cap, needed, size);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Producer: topics                                                                           */
 
@@ -260,22 +279,26 @@ static size_t index_slot(const embedded_producer *p, const char *name)
     return (size_t)eddy__hash64(name, strlen(name)) & (p->index_cap - 1);
 }
 
-/* Makes t the last topic sent to, the one before it the previous. */
-static producer_topic *topic_remember(embedded_producer *p, producer_topic *t)
+/* Remembers that `name` (the caller's pointer) named t: in the entry of that pointer if there
+ * is one (its bytes named another topic before), else in the next one round robin. */
+static producer_topic *topic_remember(embedded_producer *p, const char *name, producer_topic *t)
 {
-    if (p->last_topic != t) {
-        p->previous_topic = p->last_topic;
-        p->last_topic = t;
-    }
+    size_t at = p->recent_next;
+    for (size_t i = 0; i < PRODUCER_RECENT_TOPICS; i++)
+        if (p->recent[i].name == name)
+            at = i;
+    if (at == p->recent_next)
+        p->recent_next = (p->recent_next + 1) % PRODUCER_RECENT_TOPICS;
+    p->recent[at] = (recent_topic){name, t};
     return t;
 }
 
 static producer_topic *topic_find(embedded_producer *p, const char *name)
 {
-    if (p->last_topic && strcmp(p->last_topic->name, name) == 0)
-        return p->last_topic;
-    if (p->previous_topic && strcmp(p->previous_topic->name, name) == 0)
-        return topic_remember(p, p->previous_topic);
+    /* The same pointer may now hold another name: the string compare decides. */
+    for (size_t i = 0; i < PRODUCER_RECENT_TOPICS; i++)
+        if (p->recent[i].name == name && strcmp(p->recent[i].topic->name, name) == 0)
+            return p->recent[i].topic;
     if (p->index_cap == 0)
         return NULL;
     for (size_t i = index_slot(p, name), probes = 0; probes < p->index_cap; probes++) {
@@ -283,7 +306,7 @@ static producer_topic *topic_find(embedded_producer *p, const char *name)
         if (at == 0)
             return NULL;
         if (strcmp(p->topics[at - 1]->name, name) == 0)
-            return topic_remember(p, p->topics[at - 1]);
+            return topic_remember(p, name, p->topics[at - 1]);
         i = (i + 1) & (p->index_cap - 1);
     }
     return NULL;
@@ -353,7 +376,7 @@ static eddy_err topic_add(embedded_producer *p, const char *name, producer_topic
     t->id = p->topic_count;
     p->topics[p->topic_count++] = t;
     p->index[i] = p->topic_count;
-    *out = topic_remember(p, t);
+    *out = topic_remember(p, name, t);
     return EDDY_OK;
 }
 
@@ -458,11 +481,20 @@ static void buffer_write(embedded_producer *p, producer_topic *t, int32_t partit
         t->sticky = -1; /* null keys move on to the next partition */
 }
 
+/* How long after its opened_ns a buffer comes due: linger.ms, plus the resolution of the coarse
+ * clock that stamped opened_ns (it may lag the true time by that much), so that no batch is
+ * written before linger.ms has really passed since its first record; linger.ms 0 is at once. */
+static int64_t linger_wait_ns(const embedded_producer *p)
+{
+    int64_t linger_ms = p->base.settings.linger_ms;
+    return linger_ms > 0 ? linger_ms * 1000000 + p->opened_slack_ns : 0;
+}
+
 /* Writes the buffers whose linger.ms has passed at `now_ns` (all of them for INT64_MAX), oldest
  * first. */
 static void linger_due(embedded_producer *p, int64_t now_ns)
 {
-    int64_t linger_ns = p->base.settings.linger_ms * 1000000;
+    int64_t linger_ns = linger_wait_ns(p);
     while (p->linger_count > 0) {
         linger_entry e = p->linger[p->linger_head];
         if (now_ns != INT64_MAX && e.opened_ns > now_ns - linger_ns)
@@ -485,7 +517,7 @@ static int64_t linger_next_due(embedded_producer *p)
         producer_topic *t = p->topics[e.topic];
         if (e.partition < t->partitions && t->buffers[e.partition].count > 0 &&
             t->buffers[e.partition].opened_ns == e.opened_ns)
-            return e.opened_ns + p->base.settings.linger_ms * 1000000;
+            return e.opened_ns + linger_wait_ns(p);
         p->linger_head = (p->linger_head + 1) % p->linger_cap;
         p->linger_count--;
     }
@@ -579,7 +611,9 @@ static span arena_put(partition_buffer *b, eddy_slice s)
 static eddy_err producer_reserve(embedded_producer *p, partition_buffer *b, const eddy_record *r,
                                  size_t bytes)
 {
-    eddy_err err = eddy__buf_reserve(&b->arena, bytes);
+    /* At least one byte: an arena never allocated has a null base, and an empty key or value
+     * put there would come out null (a null key, not an empty one). */
+    eddy_err err = eddy__buf_reserve(&b->arena, bytes > 0 ? bytes : 1);
     if (err == EDDY_OK)
         err = grow((void **)&b->records, &b->cap, b->count + 1, sizeof(*b->records));
     if (err == EDDY_OK)
@@ -606,6 +640,8 @@ static eddy_err producer_reserve(embedded_producer *p, partition_buffer *b, cons
 /* Chooses the partition for partition -1: murmur2 of the key, or the sticky one for null keys. */
 static int32_t partition_choose(producer_topic *t, const eddy_record *r)
 {
+    if (t->partitions == 1)
+        return 0; /* what any key hashes to: no murmur2 per record for one partition */
     if (r->key.data)
         return eddy_log_partition_for_key(r->key, t->partitions);
     if (t->sticky < 0) {
@@ -774,6 +810,9 @@ static eddy_err producer_new(eddy__client *client, const eddy__producer_settings
         return eddy__fail(EDDY_ERR_NO_MEMORY, "producer: out of memory");
     p->base.ops = &embedded_producer_ops;
     p->log = client_log(client);
+    struct timespec resolution;
+    if (clock_getres(CLOCK_MONOTONIC_COARSE, &resolution) == 0)
+        p->opened_slack_ns = (int64_t)resolution.tv_sec * 1000000000 + resolution.tv_nsec;
     *out = &p->base;
     return EDDY_OK;
 }

@@ -156,7 +156,8 @@ static eddy_err call_value_joiner(eddy__task *task, uint32_t node, const eddy__f
 static eddy_err join_forward(eddy__task *task, uint32_t node, const eddy__flow *in, eddy_slice key,
                              int64_t timestamp_ms, eddy_slice left, eddy_slice right)
 {
-    eddy__capture joined = {0};
+    eddy__capture joined;
+    eddy__capture_init(&joined);
     eddy_err err = call_value_joiner(task, node, in, key, timestamp_ms, left, right, &joined);
     if (err == EDDY_OK) {
         eddy__flow out = eddy__flow_with(in, key, joined.slice, (eddy_slice){0}, false);

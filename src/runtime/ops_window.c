@@ -341,6 +341,23 @@ static eddy_err forward_change(eddy__task *task, uint32_t node, const eddy__flow
     return eddy__forward_children(task, node, &out);
 }
 
+/* Whether observed time has entered a new interval (of `interval` ms) since previous_ms, that is
+ * previous_ms / interval != observed_ms / interval, without two 64-bit divisions per record:
+ * the start of the next interval is kept in the node's state, and recomputed only when time
+ * reaches it (or when it is not known, or would overflow). */
+static bool expiry_due(eddy__node_state *state, int64_t previous_ms, int64_t observed_ms,
+                       int64_t interval)
+{
+    if (previous_ms < 0 || observed_ms < 0 || observed_ms > INT64_MAX - interval)
+        return previous_ms / interval != observed_ms / interval;
+    if (state->expiry_due_ms == 0 || previous_ms >= state->expiry_due_ms)
+        state->expiry_due_ms = (previous_ms / interval + 1) * interval;
+    if (observed_ms < state->expiry_due_ms)
+        return false;
+    state->expiry_due_ms = (observed_ms / interval + 1) * interval;
+    return true;
+}
+
 /* Drops the store's expired windows (sessions) when the node's observed time has entered a new
  * segment interval since `previous_ms` (see the file comment). */
 static eddy_err expire(eddy__task *task, uint32_t node, int64_t previous_ms)
@@ -351,7 +368,7 @@ static eddy_err expire(eddy__task *task, uint32_t node, int64_t previous_ms)
     if (s->retention_ms < 0)
         return EDDY_OK;
     int64_t interval = max_i64(s->retention_ms / 2, SEGMENT_INTERVAL_MIN_MS);
-    if (previous_ms / interval == observed / interval)
+    if (!expiry_due(&task->nodes[node], previous_ms, observed, interval))
         return EDDY_OK;
     int64_t before = add_saturating(sub_saturating(observed, s->retention_ms), 1);
     uint64_t deleted = 0;
@@ -394,7 +411,10 @@ static eddy_err time_window_update(eddy__task *task, uint32_t node, const eddy__
 {
     const eddy__node *n = eddy__node_at(task, node);
     eddy_kv_store *store = task->stores[n->store];
-    eddy__capture old = {0}, init = {0}, result = {0};
+    eddy__capture old, init, result;
+    eddy__capture_init(&old);
+    eddy__capture_init(&init);
+    eddy__capture_init(&result);
     scratch key;
     scratch_init(&key);
     eddy_slice stored;
@@ -603,7 +623,8 @@ static eddy_err sliding_update(eddy__task *task, uint32_t node, const eddy__flow
         return EDDY_OK;
     }
     int64_t ts = in->rec.timestamp_ms;
-    eddy__capture result = {0};
+    eddy__capture result;
+    eddy__capture_init(&result);
     eddy_err err = agg_add(task, node, in, current.agg, &result);
     timed_agg updated = {result.slice, current.agg.data ? max_i64(ts, current.time_ms) : ts};
     if (err == EDDY_OK)
@@ -617,7 +638,8 @@ static eddy_err sliding_update(eddy__task *task, uint32_t node, const eddy__flow
 static eddy_err sliding_create(eddy__task *task, uint32_t node, const eddy__flow *in,
                                int64_t start_ms, int64_t close_ms)
 {
-    eddy__capture init = {0};
+    eddy__capture init;
+    eddy__capture_init(&init);
     eddy_err err = agg_initial(task, node, in, &init);
     if (err == EDDY_OK)
         err = sliding_update(task, node, in, start_ms,
@@ -839,7 +861,8 @@ static eddy_err session_merge(eddy__task *task, uint32_t node, const eddy__flow 
                               const found_list *list, eddy__capture *agg, int64_t *start_ms,
                               int64_t *end_ms)
 {
-    eddy__capture merged = {0};
+    eddy__capture merged;
+    eddy__capture_init(&merged);
     eddy_err err = agg_initial(task, node, in, agg);
     for (uint32_t i = 0; err == EDDY_OK && i < list->count; i++) {
         err = agg_merge(task, node, in, agg->slice, found_value(list, i), &merged);
@@ -874,7 +897,9 @@ eddy_err eddy__op_session_aggregate(eddy__task *task, uint32_t node, const eddy_
         list.visible_from_ms = add_saturating(sub_saturating(previous, retention), 1);
     eddy_err err = eddy__session_find(list.store, in->rec.key, sub_saturating(ts, gap),
                                       add_saturating(ts, gap), session_found, &list);
-    eddy__capture agg = {0}, result = {0};
+    eddy__capture agg, result;
+    eddy__capture_init(&agg);
+    eddy__capture_init(&result);
     int64_t start = ts, end = ts;
     if (err == EDDY_OK)
         err = session_merge(task, node, in, &list, &agg, &start, &end);

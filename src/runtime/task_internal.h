@@ -55,6 +55,8 @@ typedef struct eddy__node_state {
     bool carries_changes;  /* SOURCE: reads a repartition topic of table changes */
     bool deferred;         /* its store's cache forwards its changes (eddy__task_store_flushed) */
     int64_t observed_ms;   /* windowed aggregations, suppress: Kafka's observedStreamTime */
+    int64_t expiry_due_ms; /* windowed aggregations: the observed time that starts the next
+                            * expiry interval, so the next expiry runs (0: not known yet) */
     eddy__join_state join; /* stream-stream join nodes (ops_join.c) */
     uint64_t dropped_records; /* foreign-key join nodes (ops_fk.c): records they dropped */
 } eddy__node_state;
@@ -107,6 +109,16 @@ struct eddy_ctx {
 };
 
 /* ---- Helpers (task.c) ---- */
+
+/* Makes c empty (no bytes captured) without clearing its inline bytes, which `= {0}` would do
+ * (168 bytes, several times per record in the windowed operators). */
+static inline void eddy__capture_init(eddy__capture *c)
+{
+    c->heap = NULL;
+    c->heap_capacity = 0;
+    c->slice = (eddy_slice){0};
+    c->set = false;
+}
 
 /* Copies s into c (inline when small); null stays null. EDDY_ERR_NO_MEMORY. */
 eddy_err eddy__capture_set(eddy__capture *c, eddy_slice s);

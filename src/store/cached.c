@@ -322,9 +322,10 @@ static eddy_err cache_inner_write(cache_store *s, eddy_slice key, eddy_slice val
 {
     eddy_slice old = {NULL, 0};
     /* Reading the old value costs a lookup in inner: only when the listener uses it, or to tell
-     * a cached deletion of an absent key (not reported). */
-    eddy_err err =
-        s->listener && (s->listener_old || deleted) ? cache_inner_old(s, key, &old) : EDDY_OK;
+     * a cached deletion of an absent key (not reported). A write-through deletion is reported
+     * whatever inner held, so it needs no lookup (a session merge deletes per record). */
+    bool need_old = s->listener_old || (deleted && !uncached);
+    eddy_err err = s->listener && need_old ? cache_inner_old(s, key, &old) : EDDY_OK;
     if (err == EDDY_OK)
         err = deleted ? eddy_kv_delete(s->inner, key) : eddy_kv_put(s->inner, key, value);
     if (err != EDDY_OK || !s->listener || (deleted && !old.data && !uncached))
@@ -430,6 +431,10 @@ static eddy_err cache_write_through(cache_store *s, cache_entry *e, eddy_slice k
 /* Puts value (deleted 0) or a delete marker (deleted 1, value null) for key. */
 static eddy_err cache_write(cache_store *s, eddy_slice key, eddy_slice value, int deleted)
 {
+    /* An empty cache with no room for this write (always so with max_bytes 0: join buffers,
+     * session stores, a cache turned off) writes through without hashing the key. */
+    if (s->count == 0 && cache_entry_bytes_for(key.len, value.len) > s->max_bytes)
+        return cache_write_through(s, NULL, key, value, deleted);
     uint64_t hash = cache_key_hash(s->seed, key.data, key.len);
     cache_slot *slot = s->count ? cache_slot_find(s, hash, key) : NULL;
     cache_entry *e = slot ? slot->entry : NULL;
@@ -808,6 +813,11 @@ void eddy__kv_store_cached_share(eddy_kv_store *store, size_t *shared_bytes)
     cache_store *s = eddy__kv_store_self(store);
     EDDY_ASSERT(s->bytes == 0);
     s->shared_bytes = shared_bytes;
+}
+
+bool eddy__kv_store_cached_empty(eddy_kv_store *store)
+{
+    return ((cache_store *)eddy__kv_store_self(store))->count == 0;
 }
 
 void eddy__kv_store_cached_forget(eddy_kv_store *store, eddy_slice key)

@@ -57,6 +57,20 @@ static eddy_err view_iter_open(void *self, const eddy__kv_bounds *bounds,
     return eddy__kv_iter_open_passthrough(((expiry_view *)self)->inner, bounds, ops, out);
 }
 
+/* inner's own retention, when no cache entry needs forgetting: with entries cached (clean
+ * ones to drop, dirty ones to keep) each deleted key must pass view_remove, so the caller
+ * scans instead. */
+static eddy_err view_expire_before(void *self, size_t suffix_bytes, int64_t before_ms,
+                                   bool *handled, uint64_t *deleted)
+{
+    expiry_view *v = self;
+    *handled = false;
+    *deleted = 0;
+    if (v->outer_cached && !eddy__kv_store_cached_empty(v->outer))
+        return EDDY_OK;
+    return eddy__kv_expire_before(v->inner, suffix_bytes, before_ms, handled, deleted);
+}
+
 static eddy_err view_count(void *self, uint64_t *count)
 {
     return eddy_kv_approximate_count(((expiry_view *)self)->inner, count);
@@ -82,6 +96,7 @@ static const eddy__kv_store_ops view_ops = {
     .flush = view_flush,
     .close = view_close,
     .remove_many = view_remove_many,
+    .expire_before = view_expire_before,
 };
 
 eddy_err eddy__kv_store_expiry_view(eddy_kv_store *outer, bool outer_cached, eddy_kv_store *inner,

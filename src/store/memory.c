@@ -94,6 +94,7 @@
 #include "core/error.h"
 #include "core/limits.h"
 #include "core/logging.h"
+#include "store/key_hash.h"
 #include "store/store.h"
 
 /* Entries per leaf and children per inner node: a leaf's summaries then span a few cache lines
@@ -339,33 +340,11 @@ static inline void small_move(uint8_t *dst, const uint8_t *src, size_t len)
     }
 }
 
-static inline uint64_t hash_mix(uint64_t a, uint64_t b)
-{
-    __uint128_t product = (__uint128_t)a * b;
-    return (uint64_t)product ^ (uint64_t)(product >> 64);
-}
-
-/* A multiply-fold hash over 8-byte words: fast for the short keys of state stores. The seed is
- * per store, so that tables do not share their collisions. */
+/* The key hash (store/key_hash.h), seeded per store so that tables do not share their
+ * collisions. */
 static inline uint64_t key_hash(uint64_t seed, const uint8_t *key, size_t len)
 {
-    const uint64_t k1 = 0xa0761d6478bd642fULL, k2 = 0xe7037ed1a0b428dbULL,
-                   k3 = 0x8ebc6af09c88c6e3ULL;
-    uint64_t h = seed ^ ((uint64_t)len * k1);
-    while (len > 16) {
-        h = hash_mix(load64(key) ^ k2, load64(key + 8) ^ h);
-        key += 16;
-        len -= 16;
-    }
-    uint64_t a = 0, b = 0;
-    if (len >= 8) {
-        a = load64(key);
-        b = load64(key + len - 8); /* overlapping: all 8..16 remaining bytes */
-    } else if (len > 0) {
-        memcpy(&a, key, len);
-    }
-    h = hash_mix(a ^ k2, b ^ h ^ k3);
-    return hash_mix(h ^ k1, k3);
+    return eddy__key_hash(seed, key, len);
 }
 
 /* ---- Slots ---------------------------------------------------------------------------------- */

@@ -425,6 +425,17 @@ eddy_err eddy__kv_delete_many(eddy_kv_store *store, const eddy_slice *keys, size
     return EDDY_OK;
 }
 
+eddy_err eddy__kv_expire_before(eddy_kv_store *store, size_t suffix_bytes, int64_t before_ms,
+                                bool *handled, uint64_t *deleted)
+{
+    EDDY_ASSERT(store && handled && deleted);
+    *handled = false;
+    *deleted = 0;
+    if (!store->ops->expire_before)
+        return EDDY_OK;
+    return store->ops->expire_before(store->self, suffix_bytes, before_ms, handled, deleted);
+}
+
 eddy_err eddy__kv_iter_open_bounds(eddy_kv_store *store, const eddy__kv_bounds *bounds,
                                    eddy_kv_iter **out)
 {

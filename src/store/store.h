@@ -60,7 +60,13 @@ typedef struct eddy__kv_iter_ops {
  *
  * remove_many (may be NULL: the public function removes the keys one by one) removes several
  * keys, each as remove would, and may overlap the memory accesses of one key's removal with the
- * next ones' (the bulk deletes of retention). On failure some keys may be removed already. */
+ * next ones' (the bulk deletes of retention). On failure some keys may be removed already.
+ *
+ * expire_before (may be NULL) is retention done by the store itself, for the windowed layouts
+ * of store/window.h: it deletes every key whose suffix (its last suffix_bytes bytes) starts
+ * with a big-endian int64 time below before_ms, as a scan deleting them one by one would, and
+ * adds their number to *deleted. It sets *handled false, and changes nothing, when it cannot
+ * (another layout, or a decorator that must see each deleted key); the caller then scans. */
 typedef struct eddy__kv_store_ops {
     eddy_err (*get)(void *self, eddy_slice key, eddy_slice *value);
     eddy_err (*put)(void *self, eddy_slice key, eddy_slice value);
@@ -72,6 +78,8 @@ typedef struct eddy__kv_store_ops {
     void (*close)(void *self);
     eddy_kv_store *(*iter_inner)(void *self);
     eddy_err (*remove_many)(void *self, const eddy_slice *keys, size_t count);
+    eddy_err (*expire_before)(void *self, size_t suffix_bytes, int64_t before_ms, bool *handled,
+                              uint64_t *deleted);
 } eddy__kv_store_ops;
 
 /* Makes a public store of an implementation. name (copied) must already be valid. On success
@@ -136,7 +144,8 @@ typedef eddy_err (*eddy__kv_flush_fn)(void *opaque, eddy_slice key, eddy_slice n
 
 /* Sets the flush listener of a store made by eddy__kv_store_cached (only such a store). `clock`
  * (may be NULL: 0) is read at each write to time-stamp the entry. Without `old_values` the
- * listener gets a null old value for puts (one lookup in inner less per write). */
+ * listener gets a null old value for puts and for deletions written through (one lookup in
+ * inner less per write). */
 void eddy__kv_store_cached_listen(eddy_kv_store *cached, eddy__kv_flush_fn listener, void *opaque,
                                   const int64_t *clock, bool old_values);
 
@@ -167,6 +176,14 @@ eddy_err eddy__kv_iter_open_passthrough(eddy_kv_store *inner, const eddy__kv_bou
  * eddy_kv_delete would one by one, through the store's remove_many when it has one (retention's
  * batches). Stops at the first failure, which is returned; keys before it may be deleted. */
 eddy_err eddy__kv_delete_many(eddy_kv_store *store, const eddy_slice *keys, size_t count);
+
+/* Retention by the store itself (see expire_before above): *handled false when `store` has no
+ * such operation or declined, and then nothing was deleted. *deleted is the number deleted. */
+eddy_err eddy__kv_expire_before(eddy_kv_store *store, size_t suffix_bytes, int64_t before_ms,
+                                bool *handled, uint64_t *deleted);
+
+/* Whether a store made by eddy__kv_store_cached holds no entry (with max_bytes 0, always). */
+bool eddy__kv_store_cached_empty(eddy_kv_store *cached);
 
 /* Opens an iterator over `store` with already checked bounds (for decorators that forward
  * their iterators). */

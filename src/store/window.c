@@ -1,8 +1,9 @@
 /* Window and session stores as key layouts over any eddy_kv_store (store/window.h).
  *
- * Everything here goes through the public eddy_kv_* functions (and, for retention's scan,
- * eddy__kv_iter_open_bounds, to say that it reads keys only), so the same code serves the memory
- * store, RocksDB, and the runtime's changelogging, caching and locking decorators.
+ * Everything here goes through the public eddy_kv_* functions (and, for retention,
+ * eddy__kv_expire_before and eddy__kv_iter_open_bounds, to say that its scan reads keys only),
+ * so the same code serves the memory store, RocksDB, and the runtime's changelogging, caching
+ * and locking decorators.
  *
  * Layouts. A record key, then fixed-width big-endian suffixes:
  *
@@ -32,14 +33,16 @@
  * runtime's use (E = t - gap, S = t + gap, a key's sessions never overlapping) the scan visits
  * only the sessions it returns plus at most the ones ending after S.
  *
- * Expiry. Keys are ordered by record key first, so the expired entries are spread through the
- * store and eddy__window_expire reads all of it. It cannot delete while iterating: RocksDB
- * iterators are snapshots (harmless), the memory store's are live (harmless behind the
- * iterator), but the locked decorator's iterators hold a read lock that a delete on the same
- * thread would deadlock on, and a decorator may have other rules. So it collects the doomed
- * keys in bounded batches, destroys the iterator, deletes the batch, and scans again from the
- * last key deleted (range bounds are copied when the iterator opens, so the batch's own copy
- * of that key can be the bound). The scan asks for keys only (the bounds' keys_only hint): the
+ * Expiry. A store that knows these layouts (the windowed memory store, reached through an
+ * expiry view whose cache holds nothing) deletes the expired entries itself, per record key
+ * (eddy__kv_expire_before). Otherwise: keys are ordered by record key first, so the expired
+ * entries are spread through the store and eddy__window_expire reads all of it. It cannot delete
+ * while iterating: RocksDB iterators are snapshots (harmless), the memory store's are live
+ * (harmless behind the iterator), but the locked decorator's iterators hold a read lock that a
+ * delete on the same thread would deadlock on, and a decorator may have other rules. So it collects
+ * the doomed keys in bounded batches, destroys the iterator, deletes the batch, and scans again
+ * from the last key deleted (range bounds are copied when the iterator opens, so the batch's own
+ * copy of that key can be the bound). The scan asks for keys only (the bounds' keys_only hint): the
  * memory store then walks its leaves without reading values. */
 #include "store/window.h"
 
@@ -591,9 +594,17 @@ eddy_err eddy__window_expire(eddy_kv_store *store, bool session, bool dups, int6
     size_t suffix = session ? EDDY__SESSION_SUFFIX_BYTES
                     : dups  ? EDDY__WINDOW_DUPS_SUFFIX_BYTES
                             : EDDY__WINDOW_SUFFIX_BYTES;
+    /* A store that knows the layout drops the expired entries itself, without this scan. */
+    bool handled = false;
+    uint64_t dropped = 0;
+    eddy_err err = eddy__kv_expire_before(store, suffix, before_ms, &handled, &dropped);
+    if (err != EDDY_OK || handled) {
+        if (deleted)
+            *deleted = dropped;
+        return err;
+    }
     expire_batch *batch = NULL;
     eddy_slice resume = {NULL, 0};
-    eddy_err err;
     /* Each round deletes a full batch and resumes after its last key, so the rounds are
      * bounded by the store's size over EXPIRE_BATCH_KEYS_MAX, plus one. */
     for (;;) {

@@ -132,8 +132,10 @@ eddy_err eddy__session_find(eddy_kv_store *store, eddy_slice key, int64_t earlie
 /* Deletes every window whose start (dups: timestamp) is < before_ms, or every session whose end
  * is < before_ms (session = true). Returns how many were deleted through *deleted (may be
  * NULL; on failure, how many the batches before the failing one deleted: some of the failing
- * batch's may be gone too). Cost: one scan of the whole store (keys
- * are ordered by record key first), so the caller should not call it on every record.
+ * batch's may be gone too). Cost: one scan of the whole store (keys are ordered by record key
+ * first), so the caller should not call it on every record; a store that does retention itself
+ * (store.h: expire_before, the windowed memory store) looks at each record key's oldest
+ * entries instead, and deletes the same keys.
  * Deletions are made in batches of up to 1024 keys between scans (never while an iterator is
  * open), so that it works over live, snapshot and locking iterators alike. EDDY_ERR_CORRUPT
  * for a store key shorter than the layout's suffix. */

@@ -11,26 +11,43 @@
  * join's fetch of the other side's records, a session find. The general memory store
  * (memory.c) answers a scan by descending its B+tree from the root to a key it has never seen
  * there before (each record's key differs from the last): several cache misses per record. Here
- * one probe of a hash table finds the record key's entries and a binary search of a short array
- * positions the scan; no tree is read.
+ * one probe of a hash table finds the record key's entries and a search of a short array
+ * positions the scan; no tree is read. The search starts from the array's end (galloping back,
+ * then bisecting), since a task's lookups want a key's latest entries, and the group's first
+ * cache lines are loaded together as soon as the table has found it.
  *
  * Layout.
  *
+ *     table: open addressing, linear probing, at most 3/4 full, backward-shift deletion;
+ *              slot (16 bytes): [hash of the record key][win_group *] (NULL: empty)
+ *              serves every lookup: the slots of 10,000 keys take 256 KiB, which the caches
+ *              keep, and the key is compared in the group's header, which the lookup needs
  *     index: a memory store (memory.c)   record key -> win_group * (8 bytes, host order)
- *              its hash table serves the probes, its B+tree the order of record keys
+ *              its B+tree keeps the order of record keys, for scans across them
  *     win_group (one allocation):
- *       [count, capacity, key length, links][record key, padded to 8][win_entry x capacity]
- *     win_entry (32 bytes): [suffix as two big-endian words hi, lo, zero-padded]
- *                           [value length][value capacity][value: 8 inline bytes or a pointer]
+ *       [count, capacity, key length, entry bytes][record key, padded to 8]
+ *       [entry x capacity]
+ *     entry (entry bytes = 24 + room, room 8 to 56, a multiple of 8):
+ *       [suffix as two big-endian words hi, lo, zero-padded][value length][value capacity]
+ *       [value: room inline bytes, or a pointer to a buffer in the first 8]
+ *
+ * Values. A group's inline room is chosen when the group is made, from its first value: that
+ * value's length rounded up to 8 when it is 9 to 56 bytes, else 8. The values of one record
+ * key (counts, aggregates, a join side's records) are mostly of one size, so they sit in the
+ * entries the lookups read anyway (a join's 50-byte records: one line with their suffixes, and
+ * no allocation per record); a value longer than the room gets a buffer of its own.
  *
  * Invariants (eddy__kv_windowed_check verifies them all):
- * - every group in the index has count >= 1; its entries are in strictly ascending suffix
- *   order; a group's record key is the index key that maps to it; the groups are also on one
- *   doubly linked list (for close and the check), in no order;
+ * - every group in the index has count >= 1, but for at most one, empty_group (a removal
+ *   emptied it; it stays for a put to refill, see empty_settle); its entries are in strictly
+ *   ascending suffix order; a group's record key is the index key that maps to it, and the
+ *   table holds it under that key's hash (slot_used groups: close, retention and the check
+ *   walk the table's slots);
  * - `lengths` lists each record-key length in use, ascending, with the number of groups of that
  *   length; entry_count is the sum of the counts;
- * - values of at most 8 bytes are inline (value_cap 0), longer ones in a buffer of value_cap
- *   >= value_len bytes; a tombstone (value_len WIN_TOMBSTONE) exists only inside remove_many.
+ * - values of at most the group's room are inline (value_cap 0), longer ones in a buffer of
+ *   value_cap >= value_len bytes; a tombstone (value_len WIN_TOMBSTONE) exists only inside
+ *   remove_many.
  * - version is bumped by every insert or removal of an entry and every move of a group (an
  *   array that grows is copied to a new allocation, and the index updated); not by updates of
  *   a value in place.
@@ -65,48 +82,81 @@
  * windowed layouts, whose keys always carry the suffix.
  *
  * Failures. A put allocates (a value buffer, a larger array, a new group and its index entry,
- * room in `lengths`) before it changes anything; a failed put leaves the store as it was.
- * Removal never allocates (the index's deletion does not). Arrays are not shrunk: a key's array
- * keeps the capacity of its largest count until the key has no entries left.
+ * room in `lengths` and in the table) before it changes anything; a failed put leaves the store
+ * as it was. Removal never allocates (neither the index's deletion nor the table's does).
+ * Arrays are not shrunk: a key's array keeps the capacity of its largest count until the key
+ * has no entries left.
  *
- * remove_many (retention's batches, which come in key order) marks the doomed entries of one
- * group as tombstones and compacts the array once when the batch moves on to another group:
- * dropping a prefix of a key's windows costs one pass over its array, not one move per entry. */
+ * Retention (expire_before, store.h) walks the table's slots: the expired entries of a key
+ * (time = the suffix's first 8 bytes) are the front of its array, plus any with a negative
+ * time at its end, so each group costs a look at its ends and one move of what stays; nothing
+ * is copied out or looked up again. remove_many (the generic retention's batches, which come
+ * in key order) marks the doomed entries of one group as tombstones and compacts the array
+ * once when the batch moves on to another group. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/clock.h"
 #include "core/error.h"
 #include "core/limits.h"
 #include "core/logging.h"
+#include "store/key_hash.h"
 #include "store/store.h"
 
 #define WIN_SUFFIX_BYTES_MAX 16
-#define WIN_INLINE_VALUE_BYTES 8
+/* A group's entries hold values of up to its inline room in place, the room chosen when the
+ * group is made (see "Values" in the file comment): from MIN to MAX bytes. */
+#define WIN_INLINE_VALUE_BYTES_MIN 8
+#define WIN_INLINE_VALUE_BYTES_MAX 56
+#define WIN_ENTRY_HEAD_BYTES 24 /* hi, lo, value_len, value_cap */
+#define WIN_ENTRY_BYTES_MAX (WIN_ENTRY_HEAD_BYTES + WIN_INLINE_VALUE_BYTES_MAX)
 #define WIN_GROUP_CAPACITY_MIN 4
+#define WIN_SLOTS_MIN 16
+/* How far ahead retention's walk of the table loads groups (see ws_expire_before). */
+#define WIN_EXPIRE_PREFETCH_SLOTS 8
 #define WIN_TOMBSTONE UINT32_MAX
+/* Values a forward scan loads ahead of the entry it returns (see values_prefetch). */
+#define WIN_PREFETCH_VALUES 2
+/* Cache lines of a group loaded at once when the table finds it (see group_prefetch): its
+ * header and, with record keys up to 16 bytes, its first 8 entries of 32 bytes. */
+#define WIN_GROUP_PREFETCH_LINES 5
 
+/* An entry's head; its group's inline room follows (entry_inline), v.ptr overlaying its first
+ * 8 bytes when the value is in a buffer of its own. */
 typedef struct win_entry {
     uint64_t hi, lo; /* the suffix's bytes 0-7 and 8-15, big-endian, zero-padded past w */
     uint32_t value_len;
-    uint32_t value_cap; /* 0: the value is inline in v.bytes */
+    uint32_t value_cap; /* 0: the value is inline, in the entry's inline room */
     union {
         uint8_t *ptr;
-        uint8_t bytes[WIN_INLINE_VALUE_BYTES];
+        uint8_t bytes[WIN_INLINE_VALUE_BYTES_MIN];
     } v;
 } win_entry;
 
-_Static_assert(sizeof(win_entry) == 32, "two entries per cache line");
+_Static_assert(sizeof(win_entry) == WIN_ENTRY_HEAD_BYTES + WIN_INLINE_VALUE_BYTES_MIN,
+               "the smallest entry is the head and 8 inline bytes: two per cache line");
+
+/* An entry being prepared outside any group, with room for the largest inline value. */
+typedef union win_entry_buf {
+    win_entry e;
+    uint8_t bytes[WIN_ENTRY_BYTES_MAX];
+} win_entry_buf;
 
 typedef struct win_group {
     uint32_t count;
     uint32_t capacity;
     uint32_t key_len;
-    uint32_t key_padded; /* key_len rounded up to 8: where the entries start */
-    struct win_group *prev, *next;
-    uint8_t key[]; /* then the entries */
+    uint32_t entry_bytes; /* WIN_ENTRY_HEAD_BYTES + the inline room, a multiple of 8 */
+    uint8_t key[];        /* padded to 8, then the entries */
 } win_group;
+
+/* A slot of the table of groups: a record key's hash and its group (NULL: an empty slot). */
+typedef struct win_slot {
+    uint64_t hash;
+    win_group *group;
+} win_slot;
 
 typedef struct win_length {
     uint32_t len;
@@ -118,21 +168,48 @@ typedef struct win_iter win_iter;
 typedef struct win_store {
     size_t w; /* suffix bytes */
     eddy_kv_store *index;
-    win_group *groups; /* every group, linked through next */
+    win_slot *slots;  /* the table of groups, by record key (see "Layout") */
+    size_t slot_mask; /* slot count - 1, a power of two minus one; 0 while slots is NULL */
+    size_t slot_used;
+    uint64_t seed;
     uint64_t entry_count;
     uint64_t version;
     win_length *lengths;
     size_t length_count;
     size_t length_cap;
-    win_group *last_group; /* the group the last lookup found, valid at last_group_version */
-    uint64_t last_group_version;
+    win_group *empty_group; /* emptied by a removal, still indexed (see empty_settle) */
+    win_group *last_group;  /* the group the last lookup found: moved along by group_grow,
+                             * cleared by group_drop, so it stays valid across other changes */
     win_iter *spare_iter;
     char name[EDDY_STORE_NAME_MAX + 1];
 } win_store;
 
-static win_entry *group_entries(win_group *g)
+/* Entry i of g (i <= capacity: one past the last is a valid end). */
+static win_entry *entry_at(const win_group *g, size_t i)
 {
-    return (win_entry *)(void *)(g->key + g->key_padded);
+    size_t padded = ((size_t)g->key_len + 7) & ~(size_t)7;
+    uint8_t *entries = (uint8_t *)(uintptr_t)g->key + padded;
+    return (win_entry *)(void *)(entries + i * g->entry_bytes);
+}
+
+static size_t inline_room(const win_group *g)
+{
+    return g->entry_bytes - WIN_ENTRY_HEAD_BYTES;
+}
+
+/* The inline room a new group gets for its first value: the value's length rounded up to 8
+ * when it is at most WIN_INLINE_VALUE_BYTES_MAX, else the minimum (the value goes to a buffer).
+ * The values of one key's windows, sessions or buffered records are mostly of one size. */
+static size_t inline_room_for(size_t value_len)
+{
+    if (value_len <= WIN_INLINE_VALUE_BYTES_MIN || value_len > WIN_INLINE_VALUE_BYTES_MAX)
+        return WIN_INLINE_VALUE_BYTES_MIN;
+    return (value_len + 7) & ~(size_t)7;
+}
+
+static uint8_t *entry_inline(win_entry *e)
+{
+    return (uint8_t *)e + WIN_ENTRY_HEAD_BYTES;
 }
 
 static uint64_t be64_load(const uint8_t *p)
@@ -171,7 +248,7 @@ static void suffix_store(const win_entry *e, size_t w, uint8_t *out)
 
 static const uint8_t *entry_value(const win_entry *e)
 {
-    return e->value_cap ? e->v.ptr : e->v.bytes;
+    return e->value_cap ? e->v.ptr : (const uint8_t *)e + WIN_ENTRY_HEAD_BYTES;
 }
 
 /* ---- Comparisons ------------------------------------------------------------------------- */
@@ -230,30 +307,30 @@ static bool starts_with(const uint8_t *bytes, size_t len, const uint8_t *prefix,
     return len >= prefix_len && (prefix_len == 0 || memcmp(bytes, prefix, prefix_len) == 0);
 }
 
-/* The first entry of g whose suffix is >= (hi, lo), and whether it is equal. */
-static size_t group_search(win_group *g, uint64_t hi, uint64_t lo, bool *equal)
-{
-    win_entry *e = group_entries(g);
-    size_t low = 0, high = g->count;
-    while (low < high) {
-        size_t mid = low + (high - low) / 2;
-        if (e[mid].hi < hi || (e[mid].hi == hi && e[mid].lo < lo))
-            low = mid + 1;
-        else
-            high = mid;
-    }
-    *equal = low < g->count && e[low].hi == hi && e[low].lo == lo;
-    return low;
-}
-
-/* The first entry of g comparing >= p (> p when !inclusive). */
+/* The first entry of g comparing >= p (> p when !inclusive), searched from the end. A stream
+ * task's lookups want a key's latest entries: a join's window around the record's time, the
+ * sessions ending last, a new window or record after all the others. Probing back from the
+ * last entry at distances 1, 2, 4, ... and then bisecting the last gap touches only the cache
+ * lines near the answer (which the scan that follows reads anyway), where a plain bisection
+ * starts in the middle of the array; a target far from the end still costs O(log count)
+ * comparisons. */
 static size_t group_lower_bound(win_group *g, const win_probe *p, bool inclusive)
 {
-    win_entry *e = group_entries(g);
-    size_t low = 0, high = g->count;
+    size_t low = 0, high = g->count, step = 1;
+    /* Every entry at or after `high` is not before the target; every one before `low` is. */
+    while (high > low) {
+        size_t at = high > step ? high - step : 0;
+        int c = probe_compare(entry_at(g, at), p);
+        if (c < 0 || (c == 0 && !inclusive)) {
+            low = at + 1;
+            break;
+        }
+        high = at;
+        step *= 2;
+    }
     while (low < high) {
         size_t mid = low + (high - low) / 2;
-        int c = probe_compare(&e[mid], p);
+        int c = probe_compare(entry_at(g, mid), p);
         if (c < 0 || (c == 0 && !inclusive))
             low = mid + 1;
         else
@@ -262,22 +339,124 @@ static size_t group_lower_bound(win_group *g, const win_probe *p, bool inclusive
     return low;
 }
 
+/* The first entry of g whose suffix is >= (hi, lo), and whether it is equal. */
+static size_t group_search(win_group *g, uint64_t hi, uint64_t lo, bool *equal)
+{
+    win_probe exact = {hi, lo, UINT64_MAX, UINT64_MAX, 0};
+    size_t i = group_lower_bound(g, &exact, true);
+    *equal = i < g->count && entry_at(g, i)->hi == hi && entry_at(g, i)->lo == lo;
+    return i;
+}
+
 /* ---- Groups and the index ---------------------------------------------------------------- */
+
+/* Starts loading the first WIN_GROUP_PREFETCH_LINES cache lines of a group just found in the
+ * table. Its header and its entries are cache misses, and the header must be read before an
+ * entry can be located: loaded together, a small group's lines arrive in the time of one miss
+ * instead of two or three in turn. */
+static void group_prefetch(const win_group *g)
+{
+    const char *bytes = (const char *)g;
+    for (int line = 0; line < WIN_GROUP_PREFETCH_LINES; line++)
+        __builtin_prefetch(bytes + 64 * line);
+}
+
+/* ---- The table of groups ----------------------------------------------------------------- */
+
+static uint64_t record_key_hash(const win_store *s, const uint8_t *key, size_t len)
+{
+    return eddy__key_hash(s->seed, key, len);
+}
+
+/* The group of a record key, or NULL. A slot whose hash matches has its group's first lines
+ * loaded at once (group_prefetch) before the key is compared in the group's header. The probe
+ * ends: the table is at most 3/4 full. */
+static win_group *table_find(const win_store *s, const uint8_t *key, size_t len)
+{
+    if (!s->slots)
+        return NULL;
+    uint64_t hash = record_key_hash(s, key, len);
+    for (size_t i = hash & s->slot_mask;; i = (i + 1) & s->slot_mask) {
+        const win_slot *slot = &s->slots[i];
+        if (!slot->group)
+            return NULL;
+        if (slot->hash != hash)
+            continue;
+        win_group *g = slot->group;
+        group_prefetch(g);
+        if (g->key_len == len && (len == 0 || memcmp(g->key, key, len) == 0))
+            return g;
+    }
+}
+
+static void table_place(win_slot *slots, size_t mask, win_slot entry)
+{
+    size_t i = entry.hash & mask;
+    while (slots[i].group)
+        i = (i + 1) & mask;
+    slots[i] = entry;
+}
+
+/* Room for one more group, so that adding one cannot fail afterwards (doubling the table when
+ * it would pass 3/4 full). */
+static eddy_err table_reserve(win_store *s)
+{
+    size_t count = s->slots ? s->slot_mask + 1 : 0;
+    if ((s->slot_used + 1) * 4 <= count * 3)
+        return EDDY_OK;
+    size_t grown = count ? 2 * count : WIN_SLOTS_MIN;
+    win_slot *slots = eddy__calloc(grown, sizeof(*slots));
+    if (!slots)
+        return eddy__fail(EDDY_ERR_NO_MEMORY, "store '%s': out of memory", s->name);
+    for (size_t i = 0; i < count; i++)
+        if (s->slots[i].group)
+            table_place(slots, grown - 1, s->slots[i]);
+    eddy__free(s->slots);
+    s->slots = slots;
+    s->slot_mask = grown - 1;
+    return EDDY_OK;
+}
+
+static void table_insert(win_store *s, win_group *g)
+{
+    EDDY_ASSERT(s->slots && (s->slot_used + 1) * 4 <= (s->slot_mask + 1) * 3);
+    table_place(s->slots, s->slot_mask, (win_slot){record_key_hash(s, g->key, g->key_len), g});
+    s->slot_used++;
+}
+
+static win_slot *table_slot_of(win_store *s, const win_group *g)
+{
+    uint64_t hash = record_key_hash(s, g->key, g->key_len);
+    for (size_t i = hash & s->slot_mask;; i = (i + 1) & s->slot_mask) {
+        EDDY_ASSERT(s->slots[i].group != NULL); /* g is in the table */
+        if (s->slots[i].group == g)
+            return &s->slots[i];
+    }
+}
+
+/* Empties g's slot and moves later slots of the run back, so that no probe meets a hole. */
+static void table_remove(win_store *s, const win_group *g)
+{
+    size_t mask = s->slot_mask, hole = (size_t)(table_slot_of(s, g) - s->slots);
+    for (size_t i = (hole + 1) & mask; s->slots[i].group; i = (i + 1) & mask) {
+        size_t home = s->slots[i].hash & mask;
+        /* The slot at i may fill the hole when the hole is within its probe run [home, i). */
+        if (((i - home) & mask) >= ((i - hole) & mask)) {
+            s->slots[hole] = s->slots[i];
+            hole = i;
+        }
+    }
+    s->slots[hole] = (win_slot){0, NULL};
+    s->slot_used--;
+}
 
 static win_group *group_find(win_store *s, const uint8_t *key, size_t len)
 {
     win_group *g = s->last_group;
-    if (g && s->last_group_version == s->version && g->key_len == len &&
-        (len == 0 || memcmp(g->key, key, len) == 0))
+    if (g && g->key_len == len && (len == 0 || memcmp(g->key, key, len) == 0))
         return g;
-    eddy_slice value;
-    eddy_slice k = {key, len};
-    if (eddy_kv_get(s->index, k, &value) != EDDY_OK)
-        return NULL;
-    EDDY_ASSERT(value.len == sizeof(g));
-    memcpy(&g, value.data, sizeof(g));
-    s->last_group = g;
-    s->last_group_version = s->version;
+    if ((g = table_find(s, key, len)) != NULL)
+        s->last_group = g;
     return g;
 }
 
@@ -367,10 +546,13 @@ static bool lengths_uniform(const win_store *s)
     return s->length_count <= 1;
 }
 
-static win_group *group_alloc(win_store *s, const uint8_t *key, size_t key_len, size_t capacity)
+static win_group *group_alloc(win_store *s, const uint8_t *key, size_t key_len, size_t capacity,
+                              size_t room)
 {
-    size_t padded = (key_len + 7) & ~(size_t)7;
-    win_group *g = eddy__malloc(sizeof(win_group) + padded + capacity * sizeof(win_entry));
+    size_t padded = (key_len + 7) & ~(size_t)7, entry_bytes = WIN_ENTRY_HEAD_BYTES + room;
+    EDDY_ASSERT(room >= WIN_INLINE_VALUE_BYTES_MIN && room <= WIN_INLINE_VALUE_BYTES_MAX &&
+                room % 8 == 0);
+    win_group *g = eddy__malloc(sizeof(win_group) + padded + capacity * entry_bytes);
     if (!g) {
         eddy__fail(EDDY_ERR_NO_MEMORY, "store '%s': out of memory", s->name);
         return NULL;
@@ -378,30 +560,10 @@ static win_group *group_alloc(win_store *s, const uint8_t *key, size_t key_len, 
     g->count = 0;
     g->capacity = (uint32_t)capacity;
     g->key_len = (uint32_t)key_len;
-    g->key_padded = (uint32_t)padded;
-    g->prev = g->next = NULL;
+    g->entry_bytes = (uint32_t)entry_bytes;
     if (key_len > 0)
         memcpy(g->key, key, key_len);
     return g;
-}
-
-static void group_link(win_store *s, win_group *g)
-{
-    g->prev = NULL;
-    g->next = s->groups;
-    if (s->groups)
-        s->groups->prev = g;
-    s->groups = g;
-}
-
-static void group_unlink(win_store *s, win_group *g)
-{
-    if (g->prev)
-        g->prev->next = g->next;
-    else
-        s->groups = g->next;
-    if (g->next)
-        g->next->prev = g->prev;
 }
 
 /* Moves *g to an allocation with twice the room. On failure *g is unchanged. */
@@ -410,18 +572,20 @@ static eddy_err group_grow(win_store *s, win_group **g)
     win_group *old = *g;
     if (old->capacity > UINT32_MAX / 2)
         return eddy__fail(EDDY_ERR_TOO_LARGE, "store '%s': too many entries for one key", s->name);
-    win_group *bigger = group_alloc(s, old->key, old->key_len, 2 * (size_t)old->capacity);
+    win_group *bigger =
+        group_alloc(s, old->key, old->key_len, 2 * (size_t)old->capacity, inline_room(old));
     if (!bigger)
         return EDDY_ERR_NO_MEMORY;
-    memcpy(group_entries(bigger), group_entries(old), old->count * sizeof(win_entry));
+    memcpy(entry_at(bigger, 0), entry_at(old, 0), old->count * (size_t)old->entry_bytes);
     bigger->count = old->count;
     eddy_err err = index_set(s, bigger);
     if (err != EDDY_OK) {
         eddy__free(bigger);
         return err;
     }
-    group_unlink(s, old);
-    group_link(s, bigger);
+    table_slot_of(s, old)->group = bigger;
+    if (s->last_group == old)
+        s->last_group = bigger;
     eddy__free(old);
     s->version++;
     *g = bigger;
@@ -437,25 +601,38 @@ static void group_drop(win_store *s, win_group *g)
     EDDY_ASSERT(err == EDDY_OK); /* the memory store's deletion does not allocate */
     (void)err;
     lengths_remove(s, g->key_len);
-    group_unlink(s, g);
+    table_remove(s, g);
     if (s->last_group == g)
         s->last_group = NULL;
+    if (s->empty_group == g)
+        s->empty_group = NULL;
     eddy__free(g);
     s->version++;
 }
 
+/* Drops the group a removal emptied, if any. A removal that empties its group leaves it in
+ * the index until the next one does, an iterator moves, or retention runs: a session merge
+ * removes a key's only session and then puts the merged one, which then refills the group
+ * instead of dropping it from the index and making it again. Point reads and writes treat an
+ * empty group as absent; iterators, which assume every group has an entry, settle first. */
+static void empty_settle(win_store *s)
+{
+    if (s->empty_group)
+        group_drop(s, s->empty_group);
+}
+
 /* ---- Values ------------------------------------------------------------------------------ */
 
-/* Fills e's value with a copy of `value` (which may point into the store), allocating a
- * buffer when it does not fit inline. */
-static eddy_err value_prepare(win_store *s, win_entry *e, eddy_slice value)
+/* Fills e's value with a copy of `value` (which may point into the store), in place when it
+ * fits the `room` inline bytes of e's group, else in a buffer of its own. */
+static eddy_err value_prepare(win_store *s, size_t room, win_entry *e, eddy_slice value)
 {
     e->value_len = (uint32_t)value.len;
-    if (value.len <= WIN_INLINE_VALUE_BYTES) {
+    if (value.len <= room) {
         e->value_cap = 0;
-        memset(e->v.bytes, 0, sizeof(e->v.bytes));
+        memset(entry_inline(e) + value.len, 0, room - value.len);
         if (value.len > 0)
-            memcpy(e->v.bytes, value.data, value.len);
+            memcpy(entry_inline(e), value.data, value.len);
         return EDDY_OK;
     }
     e->v.ptr = eddy__malloc(value.len);
@@ -477,15 +654,15 @@ static void value_free(win_entry *e)
 /* Replaces e's value. A value that fits the current buffer is moved in place (memmove: it may
  * be the entry's own value); a larger one gets a buffer grown geometrically, so that a value
  * growing by a little per record is not reallocated every time. */
-static eddy_err value_set(win_store *s, win_entry *e, eddy_slice value)
+static eddy_err value_set(win_store *s, size_t room, win_entry *e, eddy_slice value)
 {
-    if (value.len <= WIN_INLINE_VALUE_BYTES) {
-        uint8_t copy[WIN_INLINE_VALUE_BYTES];
+    if (value.len <= room) {
+        uint8_t copy[WIN_INLINE_VALUE_BYTES_MAX];
         if (value.len > 0)
             memcpy(copy, value.data, value.len);
         value_free(e);
         eddy_slice inline_value = {copy, value.len};
-        return value_prepare(s, e, inline_value);
+        return value_prepare(s, room, e, inline_value);
     }
     if (e->value_cap >= value.len) {
         memmove(e->v.ptr, value.data, value.len);
@@ -526,45 +703,51 @@ static eddy_err ws_get(void *self, eddy_slice key, eddy_slice *value)
     size_t i = group_search(g, hi, lo, &equal);
     if (!equal)
         return EDDY_ERR_NOT_FOUND;
-    win_entry *e = &group_entries(g)[i];
+    win_entry *e = entry_at(g, i);
     value->data = entry_value(e);
     value->len = e->value_len;
     return EDDY_OK;
 }
 
-/* Inserts an entry at position i of *g (prepared: its value already copied). */
-static eddy_err entry_insert(win_store *s, win_group *g, size_t i, win_entry *prepared)
+/* Inserts an entry at position i of *g (prepared for g's inline room: its value already
+ * copied). */
+static eddy_err entry_insert(win_store *s, win_group *g, size_t i, const win_entry_buf *prepared)
 {
     if (g->count == g->capacity) {
         eddy_err err = group_grow(s, &g);
         if (err != EDDY_OK)
             return err;
     }
-    win_entry *e = group_entries(g);
-    memmove(&e[i + 1], &e[i], (g->count - i) * sizeof(*e));
-    e[i] = *prepared;
+    memmove(entry_at(g, i + 1), entry_at(g, i), (g->count - i) * (size_t)g->entry_bytes);
+    memcpy(entry_at(g, i), prepared->bytes, g->entry_bytes);
+    if (s->empty_group == g)
+        s->empty_group = NULL; /* refilled */
     g->count++;
     s->entry_count++;
     s->version++;
     return EDDY_OK;
 }
 
-/* Makes the group of a record key not in the store yet, holding one entry. */
-static eddy_err group_create(win_store *s, const uint8_t *key, size_t key_len, win_entry *prepared)
+/* Makes the group of a record key not in the store yet, holding one entry (prepared for the
+ * inline room `room`). */
+static eddy_err group_create(win_store *s, const uint8_t *key, size_t key_len, size_t room,
+                             const win_entry_buf *prepared)
 {
     eddy_err err = lengths_reserve(s);
+    if (err == EDDY_OK)
+        err = table_reserve(s);
     if (err != EDDY_OK)
         return err;
-    win_group *g = group_alloc(s, key, key_len, WIN_GROUP_CAPACITY_MIN);
+    win_group *g = group_alloc(s, key, key_len, WIN_GROUP_CAPACITY_MIN, room);
     if (!g)
         return EDDY_ERR_NO_MEMORY;
     if ((err = index_set(s, g)) != EDDY_OK) {
         eddy__free(g);
         return err;
     }
-    group_link(s, g);
+    table_insert(s, g);
     lengths_add(s, key_len);
-    group_entries(g)[0] = *prepared;
+    memcpy(entry_at(g, 0), prepared->bytes, g->entry_bytes);
     g->count = 1;
     s->entry_count++;
     s->version++;
@@ -585,33 +768,36 @@ static eddy_err ws_put(void *self, eddy_slice key, eddy_slice value)
     if (key.len < s->w)
         return short_key(s, key.len);
     size_t record_len = key.len - s->w;
-    win_entry prepared;
-    suffix_load((const uint8_t *)key.data + record_len, s->w, &prepared.hi, &prepared.lo);
+    win_entry_buf prepared;
+    suffix_load((const uint8_t *)key.data + record_len, s->w, &prepared.e.hi, &prepared.e.lo);
     win_group *g = group_find(s, key.data, record_len);
     bool equal = false;
-    size_t i = g ? group_search(g, prepared.hi, prepared.lo, &equal) : 0;
+    size_t i = g ? group_search(g, prepared.e.hi, prepared.e.lo, &equal) : 0;
     if (equal)
-        return value_set(s, &group_entries(g)[i], value);
+        return value_set(s, inline_room(g), entry_at(g, i), value);
     /* The value is copied before anything moves: it may point into the store. */
-    eddy_err err = value_prepare(s, &prepared, value);
+    size_t room = g ? inline_room(g) : inline_room_for(value.len);
+    eddy_err err = value_prepare(s, room, &prepared.e, value);
     if (err != EDDY_OK)
         return err;
-    err = g ? entry_insert(s, g, i, &prepared) : group_create(s, key.data, record_len, &prepared);
+    err = g ? entry_insert(s, g, i, &prepared)
+            : group_create(s, key.data, record_len, room, &prepared);
     if (err != EDDY_OK)
-        value_free(&prepared);
+        value_free(&prepared.e);
     return err;
 }
 
 static void entry_remove(win_store *s, win_group *g, size_t i)
 {
-    win_entry *e = group_entries(g);
-    value_free(&e[i]);
-    memmove(&e[i], &e[i + 1], (g->count - i - 1) * sizeof(*e));
+    value_free(entry_at(g, i));
+    memmove(entry_at(g, i), entry_at(g, i + 1), (g->count - i - 1) * (size_t)g->entry_bytes);
     g->count--;
     s->entry_count--;
     s->version++;
-    if (g->count == 0)
-        group_drop(s, g);
+    if (g->count == 0) {
+        empty_settle(s); /* at most one empty group waits */
+        s->empty_group = g;
+    }
 }
 
 static eddy_err ws_remove(void *self, eddy_slice key)
@@ -635,11 +821,14 @@ static eddy_err ws_remove(void *self, eddy_slice key)
 /* Drops the tombstones remove_many left in g, in one pass. */
 static void group_compact(win_store *s, win_group *g)
 {
-    win_entry *e = group_entries(g);
     size_t kept = 0;
-    for (size_t i = 0; i < g->count; i++)
-        if (e[i].value_len != WIN_TOMBSTONE)
-            e[kept++] = e[i];
+    for (size_t i = 0; i < g->count; i++) {
+        if (entry_at(g, i)->value_len == WIN_TOMBSTONE)
+            continue;
+        if (kept != i)
+            memcpy(entry_at(g, kept), entry_at(g, i), g->entry_bytes);
+        kept++;
+    }
     s->entry_count -= g->count - kept;
     g->count = (uint32_t)kept;
     s->version++;
@@ -668,7 +857,7 @@ static eddy_err ws_remove_many(void *self, const eddy_slice *keys, size_t count)
         suffix_load(key + record_len, s->w, &hi, &lo);
         bool equal;
         size_t i = group_search(g, hi, lo, &equal);
-        win_entry *e = &group_entries(g)[i];
+        win_entry *e = entry_at(g, i);
         if (!equal || e->value_len == WIN_TOMBSTONE)
             continue;
         value_free(e);
@@ -677,6 +866,69 @@ static eddy_err ws_remove_many(void *self, const eddy_slice *keys, size_t count)
     }
     if (marked)
         group_compact(s, marked);
+    return EDDY_OK;
+}
+
+/* Drops g's entries whose time (the suffix's first 8 bytes as a big-endian int64) is below
+ * before_ms > 0, and g itself when it empties; returns how many. Entries are in suffix order,
+ * so the expired ones are a prefix, plus any with a negative time (bytes >= 0x80...), which
+ * sort last: a group with nothing expired costs a look at its first and last entries. */
+static size_t group_expire(win_store *s, win_group *g, int64_t before_ms)
+{
+    if (g->count == 0) {
+        group_drop(s, g); /* the empty group a removal left */
+        return 0;
+    }
+    size_t head = 0, tail = g->count;
+    while (head < tail && entry_at(g, head)->hi < (uint64_t)before_ms)
+        head++;
+    while (tail > head && (int64_t)entry_at(g, tail - 1)->hi < 0)
+        tail--;
+    size_t removed = g->count - (tail - head);
+    if (removed == 0)
+        return 0;
+    for (size_t i = 0; i < head; i++)
+        value_free(entry_at(g, i));
+    for (size_t i = tail; i < g->count; i++)
+        value_free(entry_at(g, i));
+    memmove(entry_at(g, 0), entry_at(g, head), (tail - head) * (size_t)g->entry_bytes);
+    g->count = (uint32_t)(tail - head);
+    s->entry_count -= removed;
+    s->version++;
+    if (g->count == 0)
+        group_drop(s, g);
+    return removed;
+}
+
+/* Retention in one pass over the groups (store.h: expire_before): a key's expired entries are
+ * the front of its array, so no key is copied out or looked up again, and a key with nothing
+ * expired costs one cache line. Other layouts are left to the generic scan. */
+static eddy_err ws_expire_before(void *self, size_t suffix_bytes, int64_t before_ms, bool *handled,
+                                 uint64_t *deleted)
+{
+    win_store *s = self;
+    *deleted = 0;
+    *handled = suffix_bytes == s->w && s->w >= 8;
+    if (!*handled || before_ms <= 0)
+        return EDDY_OK;
+    /* The slots in order, the groups a few slots ahead loaded in advance (the walk's cache misses
+     * overlap). A group dropped leaves its slot empty or filled by a later one of its probe run
+     * (backward-shift deletion), which is then visited in its place: every group is visited, a
+     * run that wraps past the end possibly twice, which finds nothing more to expire. Bounded:
+     * each step moves on or removes a group. */
+    for (size_t i = 0; s->slots && i <= s->slot_mask;) {
+        if (i + WIN_EXPIRE_PREFETCH_SLOTS <= s->slot_mask &&
+            s->slots[i + WIN_EXPIRE_PREFETCH_SLOTS].group)
+            __builtin_prefetch(s->slots[i + WIN_EXPIRE_PREFETCH_SLOTS].group);
+        win_group *g = s->slots[i].group;
+        if (!g) {
+            i++;
+            continue;
+        }
+        *deleted += group_expire(s, g, before_ms);
+        if (s->slots[i].group == g)
+            i++; /* kept: on to the next slot */
+    }
     return EDDY_OK;
 }
 
@@ -750,10 +1002,10 @@ static void segment_entry(const win_iter *it, size_t pos, win_group **g, win_ent
 {
     if (it->seg_cluster) {
         *g = it->refs[pos].group;
-        *e = &group_entries(*g)[it->refs[pos].index];
+        *e = entry_at(*g, it->refs[pos].index);
     } else {
         *g = it->seg_first;
-        *e = &group_entries(*g)[pos];
+        *e = entry_at(*g, pos);
     }
 }
 
@@ -784,8 +1036,8 @@ static int ref_compare(const void *x, const void *y)
 {
     const win_ref *a = x, *b = y;
     uint8_t a_suffix[WIN_SUFFIX_BYTES_MAX], b_suffix[WIN_SUFFIX_BYTES_MAX];
-    suffix_store(&group_entries(a->group)[a->index], a->w, a_suffix);
-    suffix_store(&group_entries(b->group)[b->index], b->w, b_suffix);
+    suffix_store(entry_at(a->group, a->index), a->w, a_suffix);
+    suffix_store(entry_at(b->group, b->index), b->w, b_suffix);
     const uint8_t *const a_parts[2] = {a->group->key, a_suffix};
     const uint8_t *const b_parts[2] = {b->group->key, b_suffix};
     const size_t a_lens[2] = {a->group->key_len, a->w};
@@ -1154,6 +1406,21 @@ static eddy_err wi_position(win_iter *it, bool *found)
     return iter_step(it, found);
 }
 
+/* Starts loading the values of the next WIN_PREFETCH_VALUES entries after the current one of a
+ * forward scan within one group. A value longer than 8 bytes is an allocation of its own, a
+ * cache miss away from its entry; the caller of a scan works on each entry before asking for
+ * the next (a join forwards each match), so values loaded ahead overlap their misses with that
+ * work instead of waiting for each in turn. */
+static void values_prefetch(const win_iter *it)
+{
+    if (it->keys_only || it->reverse || it->seg_cluster)
+        return;
+    const win_group *g = it->seg_first;
+    for (size_t i = it->pos + 1; i <= it->pos + WIN_PREFETCH_VALUES && i < g->count; i++)
+        if (entry_at(g, i)->value_cap)
+            __builtin_prefetch(entry_at(g, i)->v.ptr);
+}
+
 static eddy_err wi_next(void *self, eddy_slice *key, eddy_slice *value)
 {
     static const uint8_t empty[1] = {0};
@@ -1161,6 +1428,7 @@ static eddy_err wi_next(void *self, eddy_slice *key, eddy_slice *value)
     win_store *s = it->store;
     if (it->state == ITER_END)
         return EDDY_ERR_END;
+    empty_settle(s); /* positions assume no empty group */
     bool found = false;
     eddy_err err = wi_position(it, &found);
     if (err != EDDY_OK) {
@@ -1188,6 +1456,7 @@ static eddy_err wi_next(void *self, eddy_slice *key, eddy_slice *value)
         it->state = ITER_END;
         return EDDY_ERR_END;
     }
+    values_prefetch(it);
     if (value_len > 0)
         memcpy(it->value_buf, entry_value(e), value_len);
     it->state = ITER_AT;
@@ -1265,15 +1534,15 @@ static eddy_err ws_iter_open(void *self, const eddy__kv_bounds *bounds,
 static void ws_close(void *self)
 {
     win_store *s = self;
-    for (win_group *g = s->groups, *next; g; g = next) {
-        next = g->next;
-        win_entry *e = group_entries(g);
-        for (uint32_t i = 0; i < g->count; i++)
-            value_free(&e[i]);
+    for (size_t slot = 0; s->slots && slot <= s->slot_mask; slot++) {
+        win_group *g = s->slots[slot].group;
+        for (uint32_t i = 0; g && i < g->count; i++)
+            value_free(entry_at(g, i));
         eddy__free(g);
     }
     if (s->spare_iter)
         iter_free(s->spare_iter);
+    eddy__free(s->slots);
     eddy_kv_store_close(s->index);
     eddy__free(s->lengths);
     eddy__free(s);
@@ -1289,6 +1558,7 @@ static const eddy__kv_store_ops win_store_ops = {
     .close = ws_close,
     .iter_inner = NULL,
     .remove_many = ws_remove_many,
+    .expire_before = ws_expire_before,
 };
 
 eddy_err eddy__kv_store_open_memory_windowed(const char *name, size_t suffix_bytes,
@@ -1308,6 +1578,7 @@ eddy_err eddy__kv_store_open_memory_windowed(const char *name, size_t suffix_byt
     if (!s)
         return eddy__fail(EDDY_ERR_NO_MEMORY, "store '%s': out of memory opening", name);
     s->w = suffix_bytes;
+    s->seed = (uint64_t)eddy__monotonic_ns() ^ (uint64_t)(uintptr_t)s;
     snprintf(s->name, sizeof(s->name), "%s", name);
     if ((err = eddy_kv_store_open_memory(name, &s->index)) != EDDY_OK) {
         eddy__free(s);
@@ -1320,16 +1591,21 @@ eddy_err eddy__kv_store_open_memory_windowed(const char *name, size_t suffix_byt
 
 static eddy_err check_group(win_store *s, win_group *g, uint64_t *entries)
 {
-    if (g->count == 0 || g->count > g->capacity)
+    if ((g->count == 0 && g != s->empty_group) || g->count > g->capacity ||
+        (g == s->empty_group && g->count != 0))
         return eddy__fail(EDDY_ERR_CORRUPT, "store '%s': a group holds %u of %u entries", s->name,
                           g->count, g->capacity);
-    win_entry *e = group_entries(g);
+    size_t room = inline_room(g);
+    if (g->entry_bytes % 8 || room < WIN_INLINE_VALUE_BYTES_MIN ||
+        room > WIN_INLINE_VALUE_BYTES_MAX)
+        return eddy__fail(EDDY_ERR_CORRUPT, "store '%s': a group's entries are %u bytes", s->name,
+                          g->entry_bytes);
     for (uint32_t i = 0; i < g->count; i++) {
-        if (e[i].value_len == WIN_TOMBSTONE ||
-            (e[i].value_cap && e[i].value_cap < e[i].value_len) ||
-            (!e[i].value_cap && e[i].value_len > WIN_INLINE_VALUE_BYTES))
+        const win_entry *e = entry_at(g, i), *before = i > 0 ? entry_at(g, i - 1) : NULL;
+        if (e->value_len == WIN_TOMBSTONE || (e->value_cap && e->value_cap < e->value_len) ||
+            (!e->value_cap && e->value_len > room))
             return eddy__fail(EDDY_ERR_CORRUPT, "store '%s': entry %u has a bad value", s->name, i);
-        if (i > 0 && (e[i - 1].hi > e[i].hi || (e[i - 1].hi == e[i].hi && e[i - 1].lo >= e[i].lo)))
+        if (before && (before->hi > e->hi || (before->hi == e->hi && before->lo >= e->lo)))
             return eddy__fail(EDDY_ERR_CORRUPT, "store '%s': entries %u and %u out of order",
                               s->name, i - 1, i);
     }
@@ -1337,8 +1613,9 @@ static eddy_err check_group(win_store *s, win_group *g, uint64_t *entries)
     win_group *mapped = NULL;
     if (eddy_kv_get(s->index, k, &value) == EDDY_OK && value.len == sizeof(mapped))
         memcpy(&mapped, value.data, sizeof(mapped));
-    if (mapped != g)
-        return eddy__fail(EDDY_ERR_CORRUPT, "store '%s': a group is not the index's", s->name);
+    if (mapped != g || table_find(s, g->key, g->key_len) != g)
+        return eddy__fail(EDDY_ERR_CORRUPT, "store '%s': a group is not the index's or the table's",
+                          s->name);
     *entries += g->count;
     return EDDY_OK;
 }
@@ -1348,9 +1625,11 @@ eddy_err eddy__kv_windowed_check(eddy_kv_store *store)
     win_store *s = eddy__kv_store_self(store);
     uint64_t entries = 0, groups = 0, index_count = 0;
     uint64_t by_length = 0;
-    for (win_group *g = s->groups; g; g = g->next, groups++) {
-        if (g->next && g->next->prev != g)
-            return eddy__fail(EDDY_ERR_CORRUPT, "store '%s': broken group links", s->name);
+    for (size_t slot = 0; s->slots && slot <= s->slot_mask; slot++) {
+        win_group *g = s->slots[slot].group;
+        if (!g)
+            continue;
+        groups++;
         eddy_err err = check_group(s, g, &entries);
         if (err != EDDY_OK)
             return err;
@@ -1366,12 +1645,13 @@ eddy_err eddy__kv_windowed_check(eddy_kv_store *store)
     eddy_err err = eddy_kv_approximate_count(s->index, &index_count);
     if (err != EDDY_OK)
         return err;
-    if (entries != s->entry_count || groups != index_count || groups != by_length)
+    if (entries != s->entry_count || groups != index_count || groups != by_length ||
+        groups != s->slot_used)
         return eddy__fail(EDDY_ERR_CORRUPT,
                           "store '%s': %llu entries counted, %llu kept; %llu groups, %llu in the "
-                          "index, %llu by length",
+                          "index, %llu by length, %llu in the table",
                           s->name, (unsigned long long)entries, (unsigned long long)s->entry_count,
                           (unsigned long long)groups, (unsigned long long)index_count,
-                          (unsigned long long)by_length);
+                          (unsigned long long)by_length, (unsigned long long)s->slot_used);
     return eddy__kv_memory_check(s->index);
 }

@@ -445,6 +445,33 @@ TEST(producer_keeps_headers_timestamps_and_nulls)
     eddy__client_destroy(client);
 }
 
+/* An empty key is a key: sent first into a fresh producer's buffer (nothing written before it),
+ * it must not come back as a null key (it once did: an empty slice at the buffer's start had no
+ * address). */
+TEST(producer_keeps_an_empty_key_sent_first)
+{
+    static reports r;
+    eddy__client *client = client_open();
+    EXPECT_OK(eddy__client_topic_create(client, "t", 1, NULL, 0));
+    eddy__producer *p = producer_open(client, NULL, 0, &r);
+    eddy_record rec = {.key = {"", 0}, .value = {NULL, 0}, .timestamp_ms = 7};
+    EXPECT_OK(eddy__producer_send(p, "t", 0, &rec, NULL));
+    EXPECT_OK(eddy__producer_flush(p, -1));
+    eddy_log *log = NULL;
+    EXPECT_OK(eddy_log_open(test_tmpdir(), 0, &log));
+    eddy_log_reader *reader = NULL;
+    EXPECT_OK(eddy_log_reader_new(log, "t", 0, 0, &reader));
+    eddy_record got;
+    EXPECT_OK(eddy_log_reader_next(reader, 0, &got));
+    EXPECT_TRUE(got.key.data != NULL);
+    EXPECT_EQ(got.key.len, 0);
+    EXPECT_TRUE(got.value.data == NULL);
+    eddy_log_reader_destroy(reader);
+    eddy_log_close(log);
+    eddy__producer_destroy(p);
+    eddy__client_destroy(client);
+}
+
 TEST(producer_errors_are_refused_or_reported)
 {
     static reports r;

@@ -577,6 +577,25 @@ TEST(cached_flush_listener_without_cache_reports_every_write)
     stack_close(&st);
 }
 
+/* Written through without old values: a deletion is reported whatever inner held (as Kafka
+ * forwards every update with the cache off), so it needs no lookup and reports no old value. */
+TEST(cached_flush_listener_without_cache_or_old_values)
+{
+    stack st;
+    stack_open(&st, 0);
+    flushed f = {{0}, 0};
+    int64_t clock = 7;
+    eddy__kv_store_cached_listen(st.cache, on_flushed, &f, &clock, false);
+    EXPECT_OK(eddy_kv_put(st.cache, S("k"), S("1")));
+    EXPECT_OK(eddy_kv_delete(st.cache, S("k")));
+    EXPECT_OK(eddy_kv_delete(st.cache, S("none")));
+    EXPECT_STREQ(f.text, "k=1(was null)@7 k=null(was null)@7 none=null(was null)@7 ");
+    expect_value(st.cache, S("k"), NULL);
+    char text[64];
+    EXPECT_STREQ(log_text(&st.log, 0, text, sizeof(text)), "k=1 k=- none=-");
+    stack_close(&st);
+}
+
 TEST(cached_budget_zero_writes_through)
 {
     stack st;

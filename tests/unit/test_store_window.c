@@ -900,6 +900,37 @@ STORE_TEST(random_walk_against_model)
     model_walk(kind, LAYOUT_SESSION, "walk-session", steps);
 }
 
+/* The windowed memory store (store.h: eddy__kv_store_open_memory_windowed) opened with each
+ * layout's suffix width: its retention is its own (expire_before), not the scan. */
+static eddy_err open_windowed_8(const char *name, eddy_kv_store **out)
+{
+    return eddy__kv_store_open_memory_windowed(name, EDDY__WINDOW_SUFFIX_BYTES, out);
+}
+
+static eddy_err open_windowed_12(const char *name, eddy_kv_store **out)
+{
+    return eddy__kv_store_open_memory_windowed(name, EDDY__WINDOW_DUPS_SUFFIX_BYTES, out);
+}
+
+static eddy_err open_windowed_16(const char *name, eddy_kv_store **out)
+{
+    return eddy__kv_store_open_memory_windowed(name, EDDY__SESSION_SUFFIX_BYTES, out);
+}
+
+static const store_kind windowed_window = {"windowed", 0, 1, open_windowed_8};
+static const store_kind windowed_dups = {"windowed", 0, 1, open_windowed_12};
+static const store_kind windowed_session = {"windowed", 0, 1, open_windowed_16};
+
+TEST(windowed_random_walk_against_model)
+{
+    model_keys_init();
+    rng_state = test_seed() | 1;
+    int steps = test_soak() ? 20000 : 3000;
+    model_walk(&windowed_window, LAYOUT_WINDOW, "walk-window", steps);
+    model_walk(&windowed_dups, LAYOUT_DUPS, "walk-dups", steps);
+    model_walk(&windowed_session, LAYOUT_SESSION, "walk-session", steps);
+}
+
 /* ---- Decorators -------------------------------------------------------------------------------
  */
 
@@ -952,12 +983,16 @@ static eddy_err count_change(void *opaque, eddy_slice key, eddy_slice value)
 
 /* Expires windows of a store in cache -> changelog -> memory through an expiry view: nothing is
  * logged, clean cache entries go, a dirty one stays to be flushed (and logged) at the next
- * commit; a store restored from the change log expires the same windows. */
-static void expire_through_view(size_t cache_bytes)
+ * commit; a store restored from the change log expires the same windows. With a windowed
+ * inner store and an empty cache, the inner store's own retention does it. */
+static void expire_through_view(size_t cache_bytes, bool windowed)
 {
     change_count log = {0};
     eddy_kv_store *inner = NULL, *logged = NULL, *cached = NULL, *view = NULL;
-    EXPECT_OK(eddy_kv_store_open_memory("view", &inner));
+    if (windowed)
+        EXPECT_OK(open_windowed_8("view", &inner));
+    else
+        EXPECT_OK(eddy_kv_store_open_memory("view", &inner));
     EXPECT_OK(eddy_kv_store_open_memory("replica", &log.replica));
     EXPECT_OK(eddy__kv_store_logged(inner, count_change, &log, &logged));
     EXPECT_OK(eddy__kv_store_cached(logged, cache_bytes, &cached));
@@ -993,7 +1028,7 @@ static void expire_through_view(size_t cache_bytes)
     EXPECT_EQ(deleted, 1800);
     EXPECT_EQ(count_entries(log.replica), 1200);
     EXPECT_EQ(count_entries(inner), 1200);
-    EXPECT_OK(eddy__kv_memory_check(inner));
+    EXPECT_OK(windowed ? eddy__kv_windowed_check(inner) : eddy__kv_memory_check(inner));
     EXPECT_OK(eddy__kv_memory_check(log.replica));
     eddy_kv_store_close(view); /* the view owns neither store */
     eddy_kv_store_close(cached);
@@ -1002,8 +1037,10 @@ static void expire_through_view(size_t cache_bytes)
 
 TEST(expire_through_the_expiry_view)
 {
-    expire_through_view(1 << 20);
-    expire_through_view(0);
+    expire_through_view(1 << 20, false);
+    expire_through_view(0, false);
+    expire_through_view(1 << 20, true);
+    expire_through_view(0, true);
 }
 
 /* ---- Scan cost and deletes under open iterators, seen through a probe ---------------------- */

@@ -5,7 +5,10 @@
  * their steps. Record keys come in two families: all of one length (the store's fast path),
  * and of mixed lengths with bytes 0x00 and 0xff and keys that extend others by a suffix's
  * width, so that entries of different record keys interleave in byte order. Every suffix
- * width of the layouts (8, 12, 16) is run. Then allocation failures, SQLite style: the Nth
+ * width of the layouts (8, 12, 16) is run, with retention (eddy__window_expire) too: the
+ * windowed store drops expired entries itself, the memory store by its scan, and both must
+ * delete the same keys, times with the top bit set (negative int64s, sorting last) included.
+ * Then allocation failures, SQLite style: the Nth
  * allocation fails (once, or from then on) until a run completes without one; every failure
  * is EDDY_ERR_NO_MEMORY and leaves the store as it was, and nothing leaks. Failures print the
  * seed (EDDY_TEST_SEED replays it). */
@@ -16,6 +19,7 @@
 
 #include "core/alloc.h"
 #include "store/store.h"
+#include "store/window.h"
 #include "test.h"
 
 static uint64_t rng_state;
@@ -159,6 +163,26 @@ static void write_both(eddy_kv_store *model, eddy_kv_store *s, int mixed, size_t
     }
 }
 
+/* Retention on both: the windowed store's own (expire_before) against the memory store's scan,
+ * with a bound that is a time of some suffix, a small time, or one past every time. */
+static void expire_both(eddy_kv_store *model, eddy_kv_store *s, size_t w)
+{
+    uint8_t suffix[16];
+    make_suffix(suffix, w);
+    int64_t before = 0;
+    for (int i = 0; i < 8; i++)
+        before = (int64_t)(((uint64_t)before << 8) | suffix[i]);
+    uint32_t r = rng_below(4);
+    if (r == 0)
+        before = rng_below(1000);
+    else if (r == 1)
+        before = INT64_MAX;
+    uint64_t a = 0, b = 0;
+    EXPECT_OK(eddy__window_expire(model, w == 16, w == 12, before, &a));
+    EXPECT_OK(eddy__window_expire(s, w == 16, w == 12, before, &b));
+    EXPECT_EQ(a, b);
+}
+
 static void check_all(eddy_kv_store *model, eddy_kv_store *s)
 {
     EXPECT_OK(eddy__kv_windowed_check(s));
@@ -205,8 +229,10 @@ static void run_windowed_model(size_t w, int mixed, uint32_t operations)
     int live_keys_only = 0;
     for (uint32_t op = 0; op < operations; op++) {
         uint32_t r = rng_below(100);
-        if (r < 45) {
+        if (r < 44) {
             write_both(model, s, mixed, w);
+        } else if (r < 45) {
+            expire_both(model, s, w);
         } else if (r < 60) {
             check_get(model, s, mixed, w);
         } else if (r < 75) { /* a whole scan, or a few steps of one */
@@ -286,6 +312,91 @@ TEST(windowed_interleaved_record_keys)
     EXPECT_CONTAINS(eddy_last_error(), "store 'interleave'");
     EXPECT_OK(eddy__kv_windowed_check(s));
     eddy_kv_store_close(s);
+}
+
+static uint64_t count_entries(eddy_kv_store *st)
+{
+    eddy_kv_iter *it;
+    EXPECT_OK(eddy_kv_all(st, &it));
+    eddy_slice k, v;
+    uint64_t n = 0;
+    while (eddy_kv_iter_next(it, &k, &v) == EDDY_OK)
+        n++;
+    eddy_kv_iter_destroy(it);
+    return n;
+}
+
+/* A removal that empties a record key's group leaves the group for a put to refill (a session
+ * merge removes a key's only session, then puts the merged one); reads see it as absent, and
+ * an iterator, another emptied group or retention drops it. */
+TEST(windowed_emptied_group_refilled_or_dropped)
+{
+    eddy_kv_store *s;
+    EXPECT_OK(eddy__kv_store_open_memory_windowed("sessions", 16, &s));
+    uint8_t a1[20] = "user", a2[20] = "user", b1[20] = "othr";
+    a1[19] = 1;
+    a2[19] = 2;
+    b1[19] = 1;
+    eddy_slice v;
+    EXPECT_OK(eddy_kv_put(s, B(a1, 20), S("one")));
+    EXPECT_OK(eddy_kv_delete(s, B(a1, 20)));
+    EXPECT_OK(eddy__kv_windowed_check(s));
+    EXPECT_ERR(eddy_kv_get(s, B(a1, 20), &v), EDDY_ERR_NOT_FOUND);
+    EXPECT_OK(eddy_kv_delete(s, B(a1, 20)));
+    EXPECT_EQ(count_entries(s), 0); /* an iterator drops the empty group */
+    EXPECT_OK(eddy__kv_windowed_check(s));
+
+    /* Refilled by the next put of its record key. */
+    EXPECT_OK(eddy_kv_put(s, B(a1, 20), S("one")));
+    EXPECT_OK(eddy_kv_delete(s, B(a1, 20)));
+    EXPECT_OK(eddy_kv_put(s, B(a2, 20), S("two")));
+    EXPECT_OK(eddy__kv_windowed_check(s));
+    EXPECT_OK(eddy_kv_get(s, B(a2, 20), &v));
+    EXPECT_MEMEQ(v.data, v.len, "two", 3);
+    EXPECT_EQ(count_entries(s), 1);
+
+    /* Another group emptied drops the first; retention drops the second. */
+    EXPECT_OK(eddy_kv_put(s, B(b1, 20), S("b")));
+    EXPECT_OK(eddy_kv_delete(s, B(a2, 20)));
+    EXPECT_OK(eddy_kv_delete(s, B(b1, 20)));
+    EXPECT_OK(eddy__kv_windowed_check(s));
+    uint64_t deleted = 99;
+    EXPECT_OK(eddy__window_expire(s, true, false, 1, &deleted));
+    EXPECT_EQ(deleted, 0);
+    EXPECT_OK(eddy__kv_windowed_check(s));
+    uint64_t count = 1;
+    EXPECT_OK(eddy_kv_approximate_count(s, &count));
+    EXPECT_EQ(count, 0);
+    eddy_kv_store_close(s);
+}
+
+/* Values live in their entries up to the inline room a group takes from its first value (8 to
+ * 56 bytes), longer ones in buffers of their own; updates move between the two. */
+TEST(windowed_values_inline_and_in_buffers)
+{
+    static const size_t sizes[] = {0, 3, 8, 9, 50, 56, 57, 300};
+    const size_t n = sizeof(sizes) / sizeof(sizes[0]);
+    eddy_kv_store *model, *s;
+    EXPECT_OK(eddy_kv_store_open_memory("model", &model));
+    EXPECT_OK(eddy__kv_store_open_memory_windowed("values", 12, &s));
+    static uint8_t value[320];
+    for (size_t i = 0; i < sizeof(value); i++)
+        value[i] = (uint8_t)(i * 7 + 1);
+    for (int round = 0; round < 3; round++) {
+        for (size_t first = 0; first < n; first++) { /* a record key per first size */
+            for (size_t e = 0; e < 2 * n; e++) {     /* its entries, of every size */
+                uint8_t key[14] = {'k', (uint8_t)first};
+                key[13] = (uint8_t)e;
+                size_t len = sizes[(first + e + (size_t)round * 3) % n];
+                EXPECT_OK(eddy_kv_put(model, B(key, 14), B(value + round, len)));
+                EXPECT_OK(eddy_kv_put(s, B(key, 14), B(value + round, len)));
+            }
+        }
+        EXPECT_OK(eddy__kv_windowed_check(s));
+        check_all(model, s);
+    }
+    eddy_kv_store_close(s);
+    eddy_kv_store_close(model);
 }
 
 /* ---- Allocation failures ----------------------------------------------------------------- */
