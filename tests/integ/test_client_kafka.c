@@ -645,7 +645,10 @@ TEST(consumer_group_of_two_splits_by_range_and_commits)
 
     EXPECT_OK(eddy__consumer_subscribe(b.c, topics, 1, on_rebalance, &b));
     poll_until(&a, &b, split, 20000);
-    EXPECT_EQ(a.revokes, 1);
+    /* At least one eager rebalance revoked a's partitions; the group may take two to settle
+     * (a join that arrives while the first completes), which is the broker's timing, not
+     * eddy's behaviour. */
+    EXPECT_GE(a.revokes, 1);
     EXPECT_EQ(a.losts + b.losts, 0);
     /* Range: one member has partitions 0 and 1, the other 2 and 3. */
     EXPECT_EQ(a.assigned[0], a.assigned[1]);
