@@ -512,8 +512,7 @@ static void handoffs_expire(eddy_app *app, int64_t before_ms)
     pthread_mutex_lock(&app->handoff_lock);
     for (uint32_t i = 0; i < app->handoff_count;) {
         if (app->handoffs[i].since_ms < before_ms) {
-            eddy__kv_store_keep_open(app->handoffs[i].kv, false);
-            eddy_kv_store_close(app->handoffs[i].kv);
+            eddy_kv_store_close(app->handoffs[i].kv); /* not kept open: handoff_put cleared it */
             app->handoffs[i] = app->handoffs[--app->handoff_count];
         } else {
             i++;
@@ -928,18 +927,16 @@ typedef struct placement_view {
     size_t count;
     eddy__placement_instance *instances;
     const char **ids;
+    size_t *chosen; /* room for one placement's answer */
 } placement_view;
 
 static void placement_view_free(placement_view *v)
 {
-    for (size_t i = 0; i < v->count; i++) {
-        eddy__free(v->servers[i]);
-        eddy__free(v->members[i]);
-    }
-    eddy__free(v->servers);
-    eddy__free(v->members);
+    eddy__client_names_free(v->servers, v->count);
+    eddy__client_names_free(v->members, v->count);
     eddy__free(v->instances);
     eddy__free(v->ids);
+    eddy__free(v->chosen);
 }
 
 static eddy_err placement_view_load(eddy__metadata *metadata, placement_view *v)
@@ -955,7 +952,8 @@ static eddy_err placement_view_load(eddy__metadata *metadata, placement_view *v)
     ids += v->count;
     v->instances = eddy__calloc(v->count ? v->count : 1, sizeof *v->instances);
     v->ids = eddy__calloc(ids ? ids : 1, sizeof *v->ids);
-    if (!v->instances || !v->ids) {
+    v->chosen = eddy__calloc(v->count ? v->count : 1, sizeof *v->chosen);
+    if (!v->instances || !v->ids || !v->chosen) {
         placement_view_free(v);
         return eddy__fail(EDDY_ERR_NO_MEMORY, "out of memory placing standbys");
     }
@@ -995,15 +993,12 @@ static int standby_placed_here(const eddy_app *app, const placement_view *v, uin
         return PLACED_UNOWNED;
     if (strcmp(v->servers[owner_at], app->server) == 0)
         return PLACED_NOT;
-    size_t *chosen = eddy__malloc(v->count * sizeof *chosen);
-    size_t n = chosen ? eddy__standby_placement(v->instances, v->count, owner_at, id, p,
-                                                app->sub_partitions[s],
-                                                (size_t)app->sc.num_standby_replicas, chosen)
-                      : 0;
+    size_t n =
+        eddy__standby_placement(v->instances, v->count, owner_at, id, p, app->sub_partitions[s],
+                                (size_t)app->sc.num_standby_replicas, v->chosen);
     bool here = false;
     for (size_t i = 0; i < n; i++)
-        here |= strcmp(v->servers[chosen[i]], app->server) == 0;
-    eddy__free(chosen);
+        here |= strcmp(v->servers[v->chosen[i]], app->server) == 0;
     return here ? PLACED_HERE : PLACED_NOT;
 }
 

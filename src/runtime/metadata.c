@@ -495,14 +495,6 @@ eddy_err eddy__metadata_standbys(eddy__metadata *m, const char *task_id, char **
     return out ? EDDY_OK : eddy__fail(EDDY_ERR_NO_MEMORY, "out of memory");
 }
 
-/* Frees n strings and their array. */
-static void strings_free(char **strings, size_t n)
-{
-    for (size_t i = 0; strings && i < n; i++)
-        eddy__free(strings[i]);
-    eddy__free(strings);
-}
-
 eddy_err eddy__metadata_servers(eddy__metadata *m, char ***servers, char ***members, size_t *count)
 {
     *servers = NULL;
@@ -525,8 +517,8 @@ eddy_err eddy__metadata_servers(eddy__metadata *m, char ***servers, char ***memb
     }
     pthread_mutex_unlock(&m->lock);
     if (err != EDDY_OK) {
-        strings_free(out, n);
-        strings_free(ids, n);
+        eddy__client_names_free(out, out ? n : 0);
+        eddy__client_names_free(ids, ids ? n : 0);
         return eddy__fail(err, "out of memory listing the instances");
     }
     *servers = out;
@@ -607,8 +599,8 @@ void eddy__metadata_stop(eddy__metadata *m)
     }
     eddy__consumer_destroy(m->consumer);
     eddy__producer_destroy(m->producer);
-    strings_free(m->thread_tasks, m->thread_tasks ? (size_t)m->threads : 0);
-    strings_free(m->thread_members, m->thread_members ? (size_t)m->threads : 0);
+    eddy__client_names_free(m->thread_tasks, m->thread_tasks ? (size_t)m->threads : 0);
+    eddy__client_names_free(m->thread_members, m->thread_members ? (size_t)m->threads : 0);
     eddy__free(m->standby_tasks);
     for (size_t i = 0; i < m->count; i++) {
         eddy__free(m->instances[i].server);

@@ -42,24 +42,19 @@ static size_t range_rank_of(int32_t partition, int32_t partitions, size_t member
     return (size_t)(extra + (partition - wide) / each);
 }
 
-/* The instance the task goes to when instance `gone` leaves (SIZE_MAX: no member is left, or
- * some live instance's members are unknown, so the assignment cannot be predicted). */
-static size_t destination_without(const eddy__placement_instance *in, size_t count, size_t gone,
-                                  int32_t partition, int32_t partitions, member_ref *scratch)
+/* The instance the task goes to when instance `gone` leaves, from all members in member order
+ * (`sorted`, n of them, `gone`'s among them: skipping them is the order without it). SIZE_MAX:
+ * no member is left. */
+static size_t destination_without(const member_ref *sorted, size_t n, size_t gone_members,
+                                  size_t gone, int32_t partition, int32_t partitions)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < count; i++) {
-        if (i == gone)
-            continue;
-        if (in[i].member_count == 0)
-            return SIZE_MAX;
-        for (size_t m = 0; m < in[i].member_count; m++)
-            scratch[n++] = (member_ref){in[i].members[m], i};
-    }
-    if (n == 0 || partition < 0 || partition >= partitions)
+    if (n == gone_members)
         return SIZE_MAX;
-    qsort(scratch, n, sizeof *scratch, member_compare);
-    return scratch[range_rank_of(partition, partitions, n)].instance;
+    size_t rank = range_rank_of(partition, partitions, n - gone_members);
+    for (size_t i = 0; i < n; i++)
+        if (sorted[i].instance != gone && rank-- == 0)
+            return sorted[i].instance;
+    return SIZE_MAX; /* not reached: rank < n - gone_members */
 }
 
 static bool chosen(const size_t *out, size_t n, size_t instance)
@@ -74,7 +69,7 @@ static uint64_t rendezvous(const char *task_id, const char *server)
 {
     char buf[600];
     int len = snprintf(buf, sizeof buf, "%s|%s", task_id, server);
-    return eddy__hash64(buf, len < 0 ? 0 : (size_t)len < sizeof buf ? (size_t)len : sizeof buf - 1);
+    return eddy__hash64(buf, len < (int)sizeof buf ? (size_t)len : sizeof buf - 1);
 }
 
 /* Appends the instances not chosen yet, highest rendezvous hash first, until `replicas`. */
@@ -113,28 +108,51 @@ static void server_order(const eddy__placement_instance *in, size_t count, size_
     }
 }
 
+/* The instances whose member ids are not known yet: how many, and the last one. While one is
+ * unknown, only its own departure can be replayed (the others' needs its members). */
+static size_t members_unknown(const eddy__placement_instance *in, size_t count, size_t *members,
+                              size_t *unknown)
+{
+    size_t n = 0;
+    *members = 0;
+    for (size_t i = 0; i < count; i++) {
+        *members += in[i].member_count;
+        if (in[i].member_count == 0) {
+            *unknown = i;
+            n++;
+        }
+    }
+    return n;
+}
+
 size_t eddy__standby_placement(const eddy__placement_instance *in, size_t count, size_t owner,
                                const char *task_id, int32_t partition, int32_t partitions,
                                size_t replicas, size_t *out)
 {
-    size_t n = 0, members = 0;
-    for (size_t i = 0; i < count; i++)
-        members += in[i].member_count;
-    member_ref *scratch = members ? eddy__malloc(members * sizeof *scratch) : NULL;
-    size_t *order = count ? eddy__malloc(count * sizeof *order) : NULL;
-    if (scratch && order) {
+    size_t n = 0, members = 0, unknown = SIZE_MAX;
+    size_t unknowns = members_unknown(in, count, &members, &unknown);
+    bool predictable = unknowns <= 1 && members > 0 && partition >= 0 && partition < partitions;
+    member_ref *sorted = predictable ? eddy__malloc(members * sizeof *sorted) : NULL;
+    size_t *order = sorted ? eddy__malloc(count * sizeof *order) : NULL;
+    if (order) {
+        size_t k = 0;
+        for (size_t i = 0; i < count; i++)
+            for (size_t m = 0; m < in[i].member_count; m++)
+                sorted[k++] = (member_ref){in[i].members[m], i};
+        qsort(sorted, members, sizeof *sorted, member_compare);
         server_order(in, count, order);
         /* The owner's failure first: that is where the task goes when its instance dies. */
-        for (size_t k = 0; k <= count && n < replicas; k++) {
-            size_t gone = k == 0 ? owner : order[k - 1];
-            if (k > 0 && gone == owner)
+        for (size_t j = 0; j <= count && n < replicas; j++) {
+            size_t gone = j == 0 ? owner : order[j - 1];
+            if ((j > 0 && gone == owner) || (unknowns == 1 && gone != unknown))
                 continue;
-            size_t to = destination_without(in, count, gone, partition, partitions, scratch);
+            size_t to = destination_without(sorted, members, in[gone].member_count, gone, partition,
+                                            partitions);
             if (to != SIZE_MAX && to != owner && !chosen(out, n, to))
                 out[n++] = to;
         }
     }
-    eddy__free(scratch);
+    eddy__free(sorted);
     eddy__free(order);
     return fill_by_hash(in, count, owner, task_id, replicas, out, n);
 }
